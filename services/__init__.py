@@ -1,0 +1,1 @@
+"""asbx services: partner normalisers, the correlator, and the adapters they share."""

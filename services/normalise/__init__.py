@@ -1,0 +1,1 @@
+"""What every partner normaliser shares: the adapter port, the pipeline, and its Kafka edge."""

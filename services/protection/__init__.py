@@ -1,0 +1,1 @@
+"""Keyed tokens, audience-sealed fields and the keys behind them."""

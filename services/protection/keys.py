@@ -1,0 +1,132 @@
+"""Key material: a port (:class:`KeyStore`) and a local-directory adapter.
+
+Two families of keys:
+- *token keys*, one per identifier type, for HMAC tokens. Every partner's normaliser must use the
+  same token key for a type or joins fail, so these are shared, and never rotated silently (a
+  rotation would split every subject in two; it is a re-keying project, not a setting).
+- *audience keys* (key-encryption keys), versioned, one current version per audience. A sealed
+  field's data key is wrapped under the current version; older versions stay for reading.
+
+Local keys are generated on first use into an ignored directory with owner-only permissions. A KMS
+adapter implements the same Protocol.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Protocol
+
+from contracts.vocab import Audience, TokenKind
+
+__all__ = ["KeyNotFoundError", "KeyStore", "LocalKeyStore"]
+
+_KEY_BYTES = 32
+
+
+class KeyNotFoundError(LookupError):
+    """No key with that id exists (never created, or destroyed by crypto-shredding)."""
+
+
+class KeyStore(Protocol):
+    """Where services get key material. Implementations must be safe to share across threads."""
+
+    def token_key(self, kind: TokenKind) -> bytes:
+        """The HMAC key for one identifier type."""
+        ...
+
+    def current_audience_key(self, audience: Audience) -> tuple[str, bytes]:
+        """The key id and key that new data keys for ``audience`` are wrapped under."""
+        ...
+
+    def audience_key(self, kid: str) -> bytes:
+        """A specific audience key version, for opening older data."""
+        ...
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+class LocalKeyStore:
+    """Keys as small JSON files in one directory (default ``var/keys``)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+        self._cache: dict[str, bytes] = {}
+
+    @property
+    def directory(self) -> Path:
+        """Where the key files live."""
+        return self._dir
+
+    def token_key(self, kind: TokenKind) -> bytes:
+        """The HMAC key for ``kind``, created on first use."""
+        return self._get_or_create(f"token-{kind.value}")
+
+    def current_audience_key(self, audience: Audience) -> tuple[str, bytes]:
+        """The newest version of the audience's key, creating version 1 on first use."""
+        versions = self._versions(audience)
+        kid = f"aud-{audience.value}-v{versions[-1] if versions else 1}"
+        return kid, self._get_or_create(kid)
+
+    def audience_key(self, kid: str) -> bytes:
+        """A named audience key version."""
+        key = self._read(kid)
+        if key is None:
+            raise KeyNotFoundError(kid)
+        return key
+
+    def rotate_audience_key(self, audience: Audience) -> str:
+        """Start a new version for ``audience``; old versions remain readable."""
+        versions = self._versions(audience)
+        kid = f"aud-{audience.value}-v{(versions[-1] if versions else 0) + 1}"
+        self._get_or_create(kid)
+        return kid
+
+    def _versions(self, audience: Audience) -> list[int]:
+        prefix = f"aud-{audience.value}-v"
+        if not self._dir.exists():
+            return []
+        found = [
+            int(p.stem.removeprefix(prefix))
+            for p in self._dir.glob(f"{prefix}*.json")
+            if p.stem.removeprefix(prefix).isdigit()
+        ]
+        return sorted(found)
+
+    def _path(self, kid: str) -> Path:
+        return self._dir / f"{kid}.json"
+
+    def _read(self, kid: str) -> bytes | None:
+        if kid in self._cache:
+            return self._cache[kid]
+        path = self._path(kid)
+        if not path.exists():
+            return None
+        doc = json.loads(path.read_text())
+        key = base64.urlsafe_b64decode(doc["key"])
+        self._cache[kid] = key
+        return key
+
+    def _get_or_create(self, kid: str) -> bytes:
+        existing = self._read(kid)
+        if existing is not None:
+            return existing
+        self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        doc = json.dumps({"kid": kid, "alg": "raw-256", "key": _b64(secrets.token_bytes(_KEY_BYTES))})
+        # O_EXCL: two services starting together must not each write a different key.
+        try:
+            fd = os.open(self._path(kid), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(doc)
+        key = self._read(kid)
+        if key is None:  # pragma: no cover - the file was just created
+            raise KeyNotFoundError(kid)
+        return key

@@ -1,0 +1,115 @@
+"""Sealing and opening protected fields (AES-256-GCM, data key wrapped per audience).
+
+Each field gets a fresh data key. The value is encrypted once under it, with the event id and
+field path as associated data, so a ciphertext moved to another event or field fails to open. The
+data key is then wrapped under each permitted audience's current key, again bound to event, field
+and audience. Opening needs an audience key the field was wrapped for: access is enforced by
+keys, not by the reader's good behaviour.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from contracts.protected import SealedField, WrappedKey
+from contracts.vocab import Audience
+from services.protection.keys import KeyNotFoundError, KeyStore
+
+__all__ = ["FieldSealer", "NotPermittedError", "Opener", "UnreadableError"]
+
+_NONCE = 12
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _aad(event_id: str, path: str, audience: Audience | None = None) -> bytes:
+    parts = [event_id, path] if audience is None else [event_id, path, audience.value]
+    return "\x1f".join(parts).encode()
+
+
+class NotPermittedError(PermissionError):
+    """The reader's audience is not among the field's audiences."""
+
+
+class UnreadableError(ValueError):
+    """The field cannot be opened: tampered, moved, or its key was destroyed (shredded)."""
+
+
+class FieldSealer:
+    """Seals values for one event id (the id is part of every field's associated data)."""
+
+    def __init__(self, keys: KeyStore, event_id: str) -> None:
+        self._keys = keys
+        self._event_id = event_id
+
+    def seal(
+        self, path: str, data_class: str, value: Any, audiences: Iterable[Audience]
+    ) -> SealedField:
+        """Encrypt ``value`` (JSON-serialisable, or bytes) for exactly ``audiences``."""
+        audience_list = tuple(sorted(set(audiences)))
+        if not audience_list:
+            raise ValueError(f"no audience may read {path}; drop the field instead of sealing it")
+        plaintext = value if isinstance(value, bytes) else json.dumps(value, default=str).encode()
+        data_key = AESGCM.generate_key(bit_length=256)
+        iv = secrets.token_bytes(_NONCE)
+        ciphertext = AESGCM(data_key).encrypt(iv, plaintext, _aad(self._event_id, path))
+        wrapped = []
+        for audience in audience_list:
+            kid, kek = self._keys.current_audience_key(audience)
+            wrap_iv = secrets.token_bytes(_NONCE)
+            blob = AESGCM(kek).encrypt(wrap_iv, data_key, _aad(self._event_id, path, audience))
+            wrapped.append(WrappedKey(audience=audience, kid=kid, wrapped=_b64(wrap_iv + blob)))
+        return SealedField(
+            path=path,
+            data_class=data_class,
+            iv=_b64(iv),
+            ciphertext=_b64(ciphertext),
+            audiences=audience_list,
+            keys=tuple(wrapped),
+        )
+
+
+class Opener:
+    """Opens sealed fields for one audience."""
+
+    def __init__(self, keys: KeyStore, audience: Audience) -> None:
+        self._keys = keys
+        self._audience = audience
+
+    def can_open(self, field: SealedField) -> bool:
+        """Whether this audience is one the field was sealed for."""
+        return self._audience in field.audiences
+
+    def open_bytes(self, field: SealedField, event_id: str) -> bytes:
+        """The raw plaintext of ``field`` sealed in event ``event_id``."""
+        wrapped = next((k for k in field.keys if k.audience == self._audience), None)
+        if wrapped is None:
+            raise NotPermittedError(f"{self._audience.value} may not read {field.path}")
+        try:
+            kek = self._keys.audience_key(wrapped.kid)
+            blob = _unb64(wrapped.wrapped)
+            data_key = AESGCM(kek).decrypt(
+                blob[:_NONCE], blob[_NONCE:], _aad(event_id, field.path, self._audience)
+            )
+            return AESGCM(data_key).decrypt(
+                _unb64(field.iv), _unb64(field.ciphertext), _aad(event_id, field.path)
+            )
+        except (InvalidTag, KeyNotFoundError) as exc:
+            raise UnreadableError(f"{field.path} cannot be opened: {type(exc).__name__}") from exc
+
+    def open(self, field: SealedField, event_id: str) -> Any:
+        """The JSON value of ``field``."""
+        return json.loads(self.open_bytes(field, event_id))
