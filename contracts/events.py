@@ -44,7 +44,9 @@ class AsbIncidentReported(BaseModel):
     model_config = _FROZEN
     kind: Literal["asb_incident_reported"] = "asb_incident_reported"
 
-    incident_ref: Token = Field(description="Token of the partner's own incident or case reference.")
+    incident_ref: Token = Field(
+        description="Token of the partner's own incident or case reference."
+    )
     reporting_agency: Partner
     category: AsbCategory
     classification: str = Field(

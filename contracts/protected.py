@@ -60,5 +60,5 @@ class SealedField(BaseModel):
     keys: tuple[WrappedKey, ...] = Field(min_length=1)
     shred_kid: str | None = Field(
         default=None,
-        description="Subject or period key mixed into the data key; destroying it shreds the field.",
+        description="Subject or period key mixed into the data key; destroying it shreds it.",
     )

@@ -51,7 +51,7 @@ class KeyKind(StrEnum):
     """What a topic's record key is, so a reader knows how records are partitioned."""
 
     PARTNER_MESSAGE_ID = "partner message id (as the partner sends it)"
-    SUBJECT_TOKEN = "subject token (keyed HMAC of the primary person or place)"
+    SUBJECT_TOKEN = "subject token (keyed HMAC of the primary person or place)"  # noqa: S105
     MESSAGE_DIGEST = "SHA-256 of the partner message id"
     AUDIT_STREAM = "audit stream name (one ordered stream per service)"
 
@@ -132,13 +132,13 @@ def _partner_topics(partner: str) -> list[TopicSpec]:
         ),
         TopicSpec(
             name=rejected_topic(partner),
-            purpose=f"{partner} messages refused by the normaliser, with reason and sealed original.",
+            purpose=f"Refused {partner} messages, with reason and sealed original.",
             key=KeyKind.MESSAGE_DIGEST,
             max_message_bytes=MAX_REJECTED_RECORD_BYTES,
         ),
         TopicSpec(
             name=seen_topic(partner),
-            purpose=f"Which {partner} message ids were normalised, and the digest of their content.",
+            purpose=f"Which {partner} message ids were normalised, and their content digest.",
             key=KeyKind.MESSAGE_DIGEST,
             cleanup_policy="compact",
             retention_ms=-1,

@@ -11,8 +11,8 @@ from enum import StrEnum
 
 __all__ = [
     "AlertRule",
-    "Audience",
     "AsbCategory",
+    "Audience",
     "InterventionType",
     "LawfulBasis",
     "Partner",

@@ -7,7 +7,12 @@ names the reject reason a partner will see.
 from services.identifiers.errors import InvalidIdentifierError
 from services.identifiers.names import name_variants, normalise_name
 from services.identifiers.nhs import normalise_nhs_number
-from services.identifiers.places import normalise_address, normalise_postcode, normalise_uprn, outward_code
+from services.identifiers.places import (
+    normalise_address,
+    normalise_postcode,
+    normalise_uprn,
+    outward_code,
+)
 
 __all__ = [
     "InvalidIdentifierError",

@@ -17,7 +17,7 @@ __all__ = ["name_variants", "normalise_name"]
 def normalise_name(text: str) -> str:
     """Upper-case ASCII letters and single spaces; apostrophes and hyphens removed."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    cleaned = re.sub(r"['’`]", "", ascii_text)
+    cleaned = re.sub(r"['\u2019`]", "", ascii_text)
     cleaned = re.sub(r"[^A-Za-z]+", " ", cleaned)
     return " ".join(cleaned.upper().split())
 

@@ -42,7 +42,7 @@ class EventSealer:
 
     def seal_if(self, path: str, data_class: str, value: Any) -> SealedField | None:
         """Seal only a value that is present (empty strings and collections count as absent)."""
-        if value is None or value == "" or value == [] or value == {}:
+        if value is None or value in ("", [], {}):
             return None
         return self.seal(path, data_class, value)
 

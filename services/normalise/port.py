@@ -69,4 +69,3 @@ class PartnerAdapter(Protocol):
     def to_canonical(self, parsed: Parsed, ctx: MappingContext) -> MappingResult:
         """Map a parsed message to canonical events (pure, apart from sealing and tokens)."""
         ...
-

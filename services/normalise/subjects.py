@@ -94,9 +94,7 @@ def person_ref(
         if v
     }
     contact = {
-        k: v
-        for k, v in {"phone": who.phone, "email": who.email, **who.extra_contact}.items()
-        if v
+        k: v for k, v in {"phone": who.phone, "email": who.email, **who.extra_contact}.items() if v
     }
     return PersonRef(
         role=role,

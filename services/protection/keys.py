@@ -117,7 +117,9 @@ class LocalKeyStore:
         if existing is not None:
             return existing
         self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        doc = json.dumps({"kid": kid, "alg": "raw-256", "key": _b64(secrets.token_bytes(_KEY_BYTES))})
+        doc = json.dumps(
+            {"kid": kid, "alg": "raw-256", "key": _b64(secrets.token_bytes(_KEY_BYTES))}
+        )
         # O_EXCL: two services starting together must not each write a different key.
         try:
             fd = os.open(self._path(kid), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -1,0 +1,1 @@
+"""The ``asbx`` command line."""

@@ -1,0 +1,104 @@
+"""``asbx``: run the broker, the topics, the services, the demo, and contract generation.
+
+The broker commands use the local KRaft node unless ``KAFKA_BOOTSTRAP_SERVERS`` names a cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated
+
+import typer
+
+from contracts.vocab import Partner
+from services.observability.logging import configure_logging
+
+__all__ = ["app"]
+
+app = typer.Typer(help="asbx: partner data exchange for the ASB Case Review.", no_args_is_help=True)
+broker_app = typer.Typer(help="The local single-node Kafka broker.", no_args_is_help=True)
+contracts_app = typer.Typer(help="Published contracts: JSON Schema and AsyncAPI.")
+app.add_typer(broker_app, name="broker")
+app.add_typer(contracts_app, name="contracts")
+
+
+@broker_app.command("start")
+def broker_start() -> None:
+    """Start the local broker (harmless if it is already running)."""
+    from deploy.local_kafka import LocalKafka  # noqa: PLC0415 - stdlib-only module
+
+    kafka = LocalKafka()
+    address = kafka.start()
+    typer.echo(f"Kafka {kafka.version()} ready at {address}")
+
+
+@broker_app.command("stop")
+def broker_stop() -> None:
+    """Stop the local broker cleanly (harmless if it is not running)."""
+    from deploy.local_kafka import LocalKafka  # noqa: PLC0415
+
+    stopped = LocalKafka().stop()
+    typer.echo("stopped" if stopped else "not running")
+
+
+@broker_app.command("status")
+def broker_status() -> None:
+    """Say whether the local broker runs, and where."""
+    from deploy.local_kafka import LocalKafka  # noqa: PLC0415
+
+    typer.echo(str(LocalKafka().status()))
+
+
+@app.command("topics")
+def topics() -> None:
+    """Create every declared topic (idempotent) on the configured cluster."""
+    from deploy.kafka_client import client_config_from_env  # noqa: PLC0415
+    from deploy.topics import ensure_topics  # noqa: PLC0415
+    from services.settings import Settings  # noqa: PLC0415
+
+    created = asyncio.run(
+        ensure_topics(Settings().kafka_bootstrap_servers, client_config=client_config_from_env())
+    )
+    typer.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none needed'}")
+
+
+@app.command("serve")
+def serve(
+    service: Annotated[str, typer.Argument(help="housing, health or police")],
+) -> None:
+    """Run one service until interrupted (SIGINT/SIGTERM stop it cleanly)."""
+    configure_logging()
+    from services.normalise.app import build_normaliser  # noqa: PLC0415
+    from services.partners.registry import adapter_for  # noqa: PLC0415
+
+    if service not in {p.value for p in Partner}:
+        raise typer.BadParameter(f"unknown service {service!r}")
+    asyncio.run(build_normaliser(adapter_for(service)).app.run())
+
+
+@app.command("demo")
+def demo(
+    keep_broker: Annotated[
+        bool, typer.Option(help="Leave the local broker running afterwards.")
+    ] = True,
+) -> None:
+    """Start the broker, create topics, run the services and replay the cuckooing scenario."""
+    configure_logging(fmt="json" if os.environ.get("CI") else "console", level="WARNING")
+    from services.cli.demo import run_demo  # noqa: PLC0415
+
+    raise typer.Exit(asyncio.run(run_demo(keep_broker=keep_broker)))
+
+
+@contracts_app.command("generate")
+def contracts_generate() -> None:
+    """Regenerate JSON Schemas and the AsyncAPI document from the code."""
+    from contracts.schema_export import write_schemas  # noqa: PLC0415
+    from services.asyncapi_doc import write_asyncapi  # noqa: PLC0415
+
+    for path in [*write_schemas(), write_asyncapi()]:
+        typer.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""The sample cuckooing scenario, replayed through the inbound topics for the demo and tests."""

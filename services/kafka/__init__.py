@@ -1,0 +1,1 @@
+"""Kafka adapters shared by the services: connection, record encoding, durable state."""

@@ -1,0 +1,1 @@
+"""Logging and trace context shared by every service."""

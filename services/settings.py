@@ -1,0 +1,39 @@
+"""Service settings, read once in each entrypoint from the environment (12-factor).
+
+Environment variables, in one place:
+- ``KAFKA_BOOTSTRAP_SERVERS`` — the cluster (default: the local broker ``deploy`` starts);
+  ``KAFKA_SECURITY_PROTOCOL``, ``KAFKA_SASL_*``, ``KAFKA_SSL_*`` for a secured cluster.
+- ``ASBX_KEYS_DIR`` — local key directory (generated at first run, never committed).
+- ``ASBX_AGREEMENTS_FILE`` — data-sharing agreements.
+- ``ASBX_MAX_MESSAGE_BYTES`` — largest partner message a normaliser will parse.
+- ``ASBX_LOG_FORMAT`` (json / console / auto) and ``ASBX_LOG_LEVEL``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["REPO_ROOT", "Settings"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Settings shared by the asbx services."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    keys_dir: Path = Field(default=REPO_ROOT / "var" / "keys", validation_alias="ASBX_KEYS_DIR")
+    agreements_file: Path = Field(
+        default=REPO_ROOT / "deploy" / "config" / "agreements.yaml",
+        validation_alias="ASBX_AGREEMENTS_FILE",
+    )
+    max_message_bytes: int = Field(
+        default=1024 * 1024, ge=1024, validation_alias="ASBX_MAX_MESSAGE_BYTES"
+    )
