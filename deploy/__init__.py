@@ -1,0 +1,1 @@
+"""Deployment tooling: a local Kafka broker without Docker, topic creation, client settings."""

@@ -1,0 +1,526 @@
+"""A single-node Apache Kafka 4.x broker (KRaft, broker and controller in one JVM) without Docker.
+
+Why: developers and CI machines without a Docker engine still need a *real* broker, because the
+services' guarantees (redelivery, compaction, 16-32 MiB partner records, consumer groups) are
+broker behaviour that no in-memory fake reproduces. The broker jars come from Maven Central
+(``deploy/kafka/pom.xml``) and the broker runs as a detached JVM whose whole state lives under one
+home directory, so it survives ``stop``/``start`` and is removed with ``rm -rf``:
+
+    cluster.id          KRaft cluster id, generated once
+    server.properties   rewritten from LocalKafkaConfig on every start
+    data/               log.dirs; ``data/meta.properties`` means "storage already formatted"
+    logs/server.log     broker log (deploy/kafka/log4j2.yaml)
+    kafka.out           JVM stdout/stderr (what happens before logging starts)
+    kafka.pid
+
+Readiness is a protocol check (ApiVersions, then Metadata listing at least one unfenced broker),
+not a sleep. Stdlib only, so it runs before the project's dependencies are installed.
+
+    python -m deploy.local_kafka start|stop|status
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "LocalKafka",
+    "LocalKafkaConfig",
+    "LocalKafkaError",
+    "LocalKafkaStatus",
+    "main",
+    "probe_broker",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+KAFKA_DIR = Path(__file__).resolve().parent / "kafka"
+LIB_DIR = KAFKA_DIR / "lib"
+MIN_JAVA = 17
+#: Largest record the broker accepts: rejected-topic records wrap a 16 MiB partner message.
+MAX_RECORD_BYTES = 32 * 1024 * 1024
+#: A produce request carries batch and protocol overhead on top of the largest record.
+MAX_REQUEST_BYTES = 100 * 1024 * 1024
+
+_MARKER = ".complete"
+_API_VERSIONS, _METADATA = 18, 3
+
+log = logging.getLogger(__name__)
+
+
+class LocalKafkaError(RuntimeError):
+    """The local broker could not be prepared, started, stopped or reached."""
+
+
+@dataclass(frozen=True)
+class LocalKafkaConfig:
+    """Where the broker keeps its state and which loopback ports it listens on."""
+
+    home: Path = REPO_ROOT / "var" / "kafka"
+    host: str = "127.0.0.1"
+    port: int = 9092
+    controller_port: int = 9093
+
+    @property
+    def bootstrap(self) -> str:
+        """The address clients connect to."""
+        return f"{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LocalKafkaConfig:
+        """Read ``ASBX_KAFKA_HOME``, ``ASBX_KAFKA_PORT`` and ``ASBX_KAFKA_CONTROLLER_PORT``."""
+        env = os.environ if env is None else env
+        default = cls()
+        return cls(
+            home=Path(env.get("ASBX_KAFKA_HOME") or default.home),
+            port=int(env.get("ASBX_KAFKA_PORT") or default.port),
+            controller_port=int(env.get("ASBX_KAFKA_CONTROLLER_PORT") or default.controller_port),
+        )
+
+
+@dataclass(frozen=True)
+class LocalKafkaStatus:
+    """What ``status`` found: a live process, and whether it answers the Kafka protocol."""
+
+    running: bool
+    ready: bool
+    pid: int | None
+    bootstrap: str
+    version: str | None
+    home: Path
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < size:
+        chunk = sock.recv(size - len(buf))
+        if not chunk:
+            raise ConnectionError("broker closed the connection")
+        buf += chunk
+    return bytes(buf)
+
+
+def _exchange(sock: socket.socket, api_key: int, version: int, corr: int, body: bytes) -> bytes:
+    """Send one request (header v1, non-flexible) and return the response body."""
+    client_id = b"asbx-probe"
+    header = struct.pack(">hhih", api_key, version, corr, len(client_id)) + client_id
+    sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
+    (size,) = struct.unpack(">i", _recv_exact(sock, 4))
+    payload = _recv_exact(sock, size)
+    if struct.unpack_from(">i", payload)[0] != corr:
+        raise ConnectionError("response does not match the request")
+    return payload[4:]
+
+
+def probe_broker(host: str, port: int, timeout: float = 2.0) -> int:
+    """Return how many unfenced brokers a PLAINTEXT listener reports; raise ``OSError`` if none.
+
+    ApiVersions v0 is answered by every Kafka release; Metadata is then sent at a version the
+    broker supports (4-8 share one simple layout) asking for no topics. A broker that accepts
+    connections but has not joined its cluster yet reports no brokers, so callers can wait on it.
+    """
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        body = _exchange(sock, _API_VERSIONS, 0, 1, b"")
+        error, count = struct.unpack_from(">hi", body)
+        if error:
+            raise ConnectionError(f"ApiVersions failed with error code {error}")
+        versions = {
+            key: (lo, hi) for key, lo, hi in struct.iter_unpack(">hhh", body[6 : 6 + 6 * count])
+        }
+        lo, hi = versions.get(_METADATA, (0, -1))
+        version = max(lo, 4)
+        if version > min(hi, 8):
+            raise ConnectionError(f"no usable Metadata version (broker supports {lo}-{hi})")
+        request = struct.pack(">ib", 0, 0) + (b"\0\0" if version >= 8 else b"")
+        _throttle, brokers = struct.unpack_from(
+            ">ii", _exchange(sock, _METADATA, version, 2, request)
+        )
+    if brokers < 1:
+        raise ConnectionError("broker is up but not yet registered (fenced)")
+    return int(brokers)
+
+
+def _java() -> str:
+    """The ``java`` to run (``$JAVA_HOME/bin/java`` or PATH), refusing anything older than 17."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java or not Path(java).is_file():
+        raise LocalKafkaError(
+            f"Java {MIN_JAVA}+ is required to run Kafka 4.x: set JAVA_HOME or put java on PATH"
+        )
+    out = subprocess.run(  # noqa: S603 - argv list, no shell
+        [java, "-version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not match:
+        raise LocalKafkaError(f"cannot tell the version of {java}: {out.stderr.strip()}")
+    major = int(match[1]) if match[1] != "1" else int(match[2] or 0)
+    if major < MIN_JAVA:
+        raise LocalKafkaError(f"Kafka 4.x needs Java {MIN_JAVA}+, but {java} is Java {major}")
+    return java
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"({path} not readable)"
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+class LocalKafka:
+    """Start, stop and inspect one local KRaft broker; every method is safe to repeat."""
+
+    def __init__(self, config: LocalKafkaConfig | None = None) -> None:
+        self.config = config or LocalKafkaConfig.from_env()
+        home = self.config.home.resolve()
+        self.home = home
+        self.data_dir = home / "data"
+        self.logs_dir = home / "logs"
+        self.properties_file = home / "server.properties"
+        self.pid_file = home / "kafka.pid"
+        self.stdout_file = home / "kafka.out"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # -- jars ---------------------------------------------------------------------------------
+
+    def ensure_jars(self) -> Path:
+        """Resolve the broker jars with Maven unless a completed download matches the pom.
+
+        The marker holds a digest of the pom and is written last, so an interrupted download
+        or a version bump in the pom both lead to a clean re-download.
+        """
+        pom = KAFKA_DIR / "pom.xml"
+        marker = LIB_DIR / _MARKER
+        with pom.open("rb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another home may be resolving the same jars
+            digest = hashlib.sha256(pom.read_bytes()).hexdigest()
+            if marker.is_file() and marker.read_text().strip() == digest:
+                return LIB_DIR
+            mvn = shutil.which("mvn")
+            if mvn is None:
+                raise LocalKafkaError("Maven (mvn) is required once, to download the Kafka jars")
+            shutil.rmtree(LIB_DIR, ignore_errors=True)
+            log.info("resolving Kafka jars with Maven into %s", LIB_DIR)
+            cmd = [
+                mvn,
+                "-q",
+                "-B",
+                "dependency:copy-dependencies",
+                "-DoutputDirectory=lib",
+                "-DincludeScope=runtime",
+            ]
+            done = subprocess.run(  # noqa: S603 - argv list, no shell
+                cmd, cwd=KAFKA_DIR, capture_output=True, text=True, timeout=1800, check=False
+            )
+            if done.returncode != 0 or not any(LIB_DIR.glob("kafka_2.13-*.jar")):
+                output = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
+                raise LocalKafkaError(f"Maven could not resolve the Kafka jars:\n{output}")
+            marker.write_text(digest + "\n")
+        return LIB_DIR
+
+    def version(self) -> str | None:
+        """The Kafka version of the resolved jars (``None`` before the first download)."""
+        for jar in LIB_DIR.glob("kafka_2.13-*.jar"):
+            match = re.fullmatch(r"kafka_2\.13-(.+)\.jar", jar.name)
+            if match:
+                return match[1]
+        return None
+
+    # -- process ------------------------------------------------------------------------------
+
+    def _alive(self, pid: int) -> bool:
+        if self._proc is not None and self._proc.pid == pid:
+            return self._proc.poll() is None
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our zombie child: reaped, so gone
+                return False
+        except ChildProcessError:
+            pass
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _running_pid(self) -> int | None:
+        """The pid from the pid file if that process is alive and is this home's broker."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if not self._alive(pid):
+            return None
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if cmdline.exists():  # guard against a recycled pid (Linux only; elsewhere trust it)
+            with contextlib.suppress(OSError):
+                if str(self.properties_file).encode() not in cmdline.read_bytes():
+                    return None
+        return pid
+
+    def _ready(self) -> bool:
+        try:
+            probe_broker(self.config.host, self.config.port)
+        except (OSError, struct.error):
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with (self.home / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    # -- storage and configuration ------------------------------------------------------------
+
+    def _cluster_id(self) -> str:
+        meta = self.data_dir / "meta.properties"
+        if meta.is_file():
+            match = re.search(r"^cluster\.id=(\S+)", meta.read_text(), re.MULTILINE)
+            if match:
+                return match[1]
+        path = self.home / "cluster.id"
+        if path.is_file():
+            return path.read_text().strip()
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # Kafka avoids ids that look like a CLI flag
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        path.write_text(cluster_id + "\n")
+        return cluster_id
+
+    def server_properties(self) -> dict[str, str]:
+        """The broker configuration: one combined KRaft node sized for partner records."""
+        c = self.config
+        return {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@{c.host}:{c.controller_port}",
+            "listeners": f"PLAINTEXT://{c.host}:{c.port},CONTROLLER://{c.host}:{c.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{c.host}:{c.port}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "log.dirs": str(self.data_dir),
+            "num.partitions": "3",
+            "default.replication.factor": "1",
+            "min.insync.replicas": "1",
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            "message.max.bytes": str(MAX_RECORD_BYTES),
+            "replica.fetch.max.bytes": str(MAX_RECORD_BYTES),
+            "socket.request.max.bytes": str(MAX_REQUEST_BYTES),
+        }
+
+    def _java_command(self, java: str, main_class: str, *args: str) -> list[str]:
+        return [
+            java,
+            "-Xms256m",
+            "-Xmx1g",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.yaml'}",
+            f"-Dkafka.logs.dir={self.logs_dir}",
+            "-cp",
+            str(LIB_DIR / "*"),
+            main_class,
+            *args,
+        ]
+
+    def _prepare(self, java: str) -> None:
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        lines = [f"{key}={value}" for key, value in self.server_properties().items()]
+        self.properties_file.write_text(
+            "# Written by deploy/local_kafka.py\n" + "\n".join(lines) + "\n"
+        )
+        if (self.data_dir / "meta.properties").is_file():
+            return
+        cluster_id = self._cluster_id()
+        log.info("formatting KRaft storage in %s (cluster id %s)", self.data_dir, cluster_id)
+        cmd = self._java_command(
+            java,
+            "kafka.tools.StorageTool",
+            "format",
+            "--ignore-formatted",
+            "-t",
+            cluster_id,
+            "-c",
+            str(self.properties_file),
+        )
+        done = subprocess.run(  # noqa: S603 - argv list, no shell
+            cmd, capture_output=True, text=True, timeout=300, check=False
+        )
+        if done.returncode != 0:
+            raise LocalKafkaError(f"formatting storage failed:\n{done.stdout}{done.stderr}")
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self, timeout: float = 120) -> str:
+        """Start the broker (or find it running) and return its bootstrap address once ready."""
+        deadline = time.monotonic() + timeout
+        with self._locked():
+            pid = self._running_pid()
+            if pid is not None:
+                if self._ready():
+                    return self.config.bootstrap
+                log.info("broker pid %s is running but not ready yet; waiting", pid)
+            else:
+                pid = self._launch()
+            self._wait_ready(pid, deadline)
+        return self.config.bootstrap
+
+    def _launch(self) -> int:
+        java = _java()
+        for port in (self.config.port, self.config.controller_port):
+            if _port_in_use(self.config.host, port):
+                raise LocalKafkaError(
+                    f"{self.config.host}:{port} is already in use by something other than the "
+                    f"broker in {self.home}; stop it or choose other ports"
+                )
+        self.ensure_jars()
+        self._prepare(java)
+        cmd = self._java_command(java, "kafka.Kafka", str(self.properties_file))
+        log.info("starting Kafka %s on %s", self.version(), self.config.bootstrap)
+        with self.stdout_file.open("ab") as out:
+            self._proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+                cmd,
+                cwd=self.home,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(f"{self._proc.pid}\n")
+        return self._proc.pid
+
+    def _wait_ready(self, pid: int, deadline: float) -> None:
+        while not self._ready():
+            if not self._alive(pid):
+                self.pid_file.unlink(missing_ok=True)
+                raise LocalKafkaError(f"the broker exited during start-up:\n{self._log_tail()}")
+            if time.monotonic() > deadline:
+                self._stop_pid(pid, timeout=30)
+                raise LocalKafkaError(f"the broker was not ready in time:\n{self._log_tail()}")
+            time.sleep(0.2)
+
+    def _log_tail(self) -> str:
+        return (
+            f"--- {self.stdout_file} ---\n{_tail(self.stdout_file, 15)}\n"
+            f"--- {self.logs_dir / 'server.log'} ---\n{_tail(self.logs_dir / 'server.log')}"
+        )
+
+    def stop(self, timeout: float = 60) -> bool:
+        """Stop the broker: controlled shutdown, SIGKILL after ``timeout``. False if not running."""
+        with self._locked():
+            pid = self._running_pid()
+            if pid is None:
+                self.pid_file.unlink(missing_ok=True)
+                return False
+            self._stop_pid(pid, timeout)
+            return True
+
+    def _stop_pid(self, pid: int, timeout: float) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if not self._wait_exit(pid, timeout):
+            log.warning("broker pid %s ignored SIGTERM for %ss; killing it", pid, timeout)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            self._wait_exit(pid, 10)
+        self.pid_file.unlink(missing_ok=True)
+        self._proc = None
+
+    def _wait_exit(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._alive(pid):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def status(self) -> LocalKafkaStatus:
+        """Whether this home's broker runs and answers, without changing anything."""
+        pid = self._running_pid()
+        return LocalKafkaStatus(
+            running=pid is not None,
+            ready=pid is not None and self._ready(),
+            pid=pid,
+            bootstrap=self.config.bootstrap,
+            version=self.version(),
+            home=self.home,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m deploy.local_kafka start|stop|status`` (configured by ``ASBX_KAFKA_*``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.local_kafka",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=["start", "stop", "status"])
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    kafka = LocalKafka(LocalKafkaConfig.from_env())
+    try:
+        if args.command == "start":
+            bootstrap = kafka.start(timeout=args.timeout)
+            pid = kafka.status().pid
+            sys.stdout.write(
+                f"Apache Kafka {kafka.version()} (KRaft) ready at {bootstrap} "
+                f"(pid {pid}, home {kafka.home})\n"
+            )
+        elif args.command == "stop":
+            stopped = kafka.stop(timeout=args.timeout)
+            sys.stdout.write("stopped\n" if stopped else "not running\n")
+        else:
+            st = kafka.status()
+            state = (
+                "ready" if st.ready else "starting (not answering yet)" if st.running else "stopped"
+            )
+            sys.stdout.write(
+                f"Apache Kafka {st.version or '(jars not downloaded)'} at "
+                f"{st.bootstrap}: {state}"
+                + (f" (pid {st.pid})" if st.pid else "")
+                + f", home {st.home}\n"
+            )
+            return 0 if st.ready else 3
+    except LocalKafkaError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

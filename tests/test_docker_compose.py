@@ -1,0 +1,73 @@
+"""The compose file wires every service to one Apache Kafka 4.x KRaft broker.
+
+Checked statically (no Docker needed) because a wrong bootstrap address or a missing health
+dependency only shows up as services crash-looping at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_SERVICES = {
+    "housing-normaliser": "housing",
+    "health-normaliser": "health",
+    "police-normaliser": "police",
+    "correlator": "correlator",
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def _command(service: dict[str, Any]) -> str:
+    command = service.get("command", "")
+    return " ".join(command) if isinstance(command, list) else str(command)
+
+
+def test_kafka_is_apache_kafka_4_in_kraft_mode(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]
+    image, _, tag = kafka["image"].partition(":")
+    assert image == "apache/kafka"
+    assert tag.split(".")[0] == "4"
+    env = _env(kafka)
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
+    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) >= 32 * 1024 * 1024
+    assert "test" in kafka["healthcheck"]
+
+
+@pytest.mark.parametrize(("name", "target"), APP_SERVICES.items())
+def test_service_uses_kafka_once_healthy(compose: dict[str, Any], name: str, target: str) -> None:
+    service = compose["services"][name]
+    assert _command(service) == f"asbx serve {target}"
+    assert _env(service)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert service["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+    assert "asbx-keys:/app/var/keys" in service["volumes"]
+    assert (ROOT / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
+
+
+def test_topics_are_created_before_services_start(compose: dict[str, Any]) -> None:
+    topics = compose["services"]["topics"]
+    assert _command(topics) == "python -m deploy.topics"
+    assert _env(topics)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert topics["restart"] == "no"
+    assert {"kafka-data", "asbx-keys"} <= set(compose["volumes"])
