@@ -4,8 +4,10 @@ Two families of keys:
 - *token keys*, one per identifier type, for HMAC tokens. Every partner's normaliser must use the
   same token key for a type or joins fail, so these are shared, and never rotated silently (a
   rotation would split every subject in two; it is a re-keying project, not a setting).
-- *audience keys* (key-encryption keys), versioned, one current version per audience. A sealed
-  field's data key is wrapped under the current version; older versions stay for reading.
+- *audience keys*: versioned X25519 key pairs, one current version per audience. A sealed field's
+  data key is wrapped to the audience's current *public* key, so a service that seals (every
+  normaliser, the correlator) needs no key that opens anything; only a reader holding the
+  audience's private key can unwrap. Older versions stay for reading after a rotation.
 
 Local keys are generated on first use into an ignored directory with owner-only permissions. A KMS
 adapter implements the same Protocol.
@@ -19,6 +21,9 @@ import os
 import secrets
 from pathlib import Path
 from typing import Protocol
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from contracts.vocab import Audience, TokenKind
 
@@ -39,16 +44,24 @@ class KeyStore(Protocol):
         ...
 
     def current_audience_key(self, audience: Audience) -> tuple[str, bytes]:
-        """The key id and key that new data keys for ``audience`` are wrapped under."""
+        """Key id and raw X25519 *public* key that new data keys for ``audience`` are wrapped to."""
         ...
 
     def audience_key(self, kid: str) -> bytes:
-        """A specific audience key version, for opening older data."""
+        """The raw X25519 *private* key of one audience key version, for opening."""
         ...
 
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode()
+
+
+def _public(private: bytes) -> bytes:
+    return (
+        X25519PrivateKey.from_private_bytes(private)
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
 
 
 class LocalKeyStore:
@@ -68,17 +81,26 @@ class LocalKeyStore:
         return self._get_or_create(f"token-{kind.value}")
 
     def current_audience_key(self, audience: Audience) -> tuple[str, bytes]:
-        """The newest version of the audience's key, creating version 1 on first use."""
+        """Public key of the newest version for ``audience``, creating version 1 on first use."""
         versions = self._versions(audience)
         kid = f"aud-{audience.value}-v{versions[-1] if versions else 1}"
-        return kid, self._get_or_create(kid)
+        return kid, _public(self._get_or_create(kid))
 
     def audience_key(self, kid: str) -> bytes:
-        """A named audience key version."""
+        """Private key of a named audience key version."""
         key = self._read(kid)
         if key is None:
             raise KeyNotFoundError(kid)
         return key
+
+    def destroy(self, kid: str) -> bool:
+        """Delete a key for good (crypto-shredding); True if it existed."""
+        self._cache.pop(kid, None)
+        path = self._path(kid)
+        if not path.exists():
+            return False
+        path.unlink()
+        return True
 
     def rotate_audience_key(self, audience: Audience) -> str:
         """Start a new version for ``audience``; old versions remain readable."""

@@ -2,9 +2,10 @@
 
 Each field gets a fresh data key. The value is encrypted once under it, with the event id and
 field path as associated data, so a ciphertext moved to another event or field fails to open. The
-data key is then wrapped under each permitted audience's current key, again bound to event, field
-and audience. Opening needs an audience key the field was wrapped for: access is enforced by
-keys, not by the reader's good behaviour.
+data key is then wrapped to each permitted audience's current X25519 public key (ephemeral-static
+Diffie-Hellman, HKDF-SHA256, AES-256-GCM: the ECIES pattern), again bound to event, field and
+audience. Sealing needs only public keys; opening needs the private key of an audience the field
+was wrapped for. Access is enforced by keys, not by the reader's good behaviour.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from contracts.protected import SealedField, WrappedKey
 from contracts.vocab import Audience
@@ -38,6 +43,29 @@ def _unb64(text: str) -> bytes:
 def _aad(event_id: str, path: str, audience: Audience | None = None) -> bytes:
     parts = [event_id, path] if audience is None else [event_id, path, audience.value]
     return "\x1f".join(parts).encode()
+
+
+def _kek(shared: bytes, aad: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"asbx-wrap\x1f" + aad
+    ).derive(shared)
+
+
+def _wrap(public: bytes, data_key: bytes, aad: bytes) -> bytes:
+    """Ephemeral public key (32) + nonce (12) + AES-GCM(data key)."""
+    ephemeral = X25519PrivateKey.generate()
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public))
+    nonce = secrets.token_bytes(_NONCE)
+    eph_public = ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return eph_public + nonce + AESGCM(_kek(shared, aad)).encrypt(nonce, data_key, aad)
+
+
+def _unwrap(private: bytes, blob: bytes, aad: bytes) -> bytes:
+    eph_public, nonce, body = blob[:32], blob[32 : 32 + _NONCE], blob[32 + _NONCE :]
+    shared = X25519PrivateKey.from_private_bytes(private).exchange(
+        X25519PublicKey.from_public_bytes(eph_public)
+    )
+    return AESGCM(_kek(shared, aad)).decrypt(nonce, body, aad)
 
 
 class NotPermittedError(PermissionError):
@@ -68,10 +96,9 @@ class FieldSealer:
         ciphertext = AESGCM(data_key).encrypt(iv, plaintext, _aad(self._event_id, path))
         wrapped = []
         for audience in audience_list:
-            kid, kek = self._keys.current_audience_key(audience)
-            wrap_iv = secrets.token_bytes(_NONCE)
-            blob = AESGCM(kek).encrypt(wrap_iv, data_key, _aad(self._event_id, path, audience))
-            wrapped.append(WrappedKey(audience=audience, kid=kid, wrapped=_b64(wrap_iv + blob)))
+            kid, public = self._keys.current_audience_key(audience)
+            blob = _wrap(public, data_key, _aad(self._event_id, path, audience))
+            wrapped.append(WrappedKey(audience=audience, kid=kid, wrapped=_b64(blob)))
         return SealedField(
             path=path,
             data_class=data_class,
@@ -99,15 +126,13 @@ class Opener:
         if wrapped is None:
             raise NotPermittedError(f"{self._audience.value} may not read {field.path}")
         try:
-            kek = self._keys.audience_key(wrapped.kid)
-            blob = _unb64(wrapped.wrapped)
-            data_key = AESGCM(kek).decrypt(
-                blob[:_NONCE], blob[_NONCE:], _aad(event_id, field.path, self._audience)
-            )
+            private = self._keys.audience_key(wrapped.kid)
+            aad = _aad(event_id, field.path, self._audience)
+            data_key = _unwrap(private, _unb64(wrapped.wrapped), aad)
             return AESGCM(data_key).decrypt(
                 _unb64(field.iv), _unb64(field.ciphertext), _aad(event_id, field.path)
             )
-        except (InvalidTag, KeyNotFoundError) as exc:
+        except (InvalidTag, KeyNotFoundError, ValueError) as exc:
             raise UnreadableError(f"{field.path} cannot be opened: {type(exc).__name__}") from exc
 
     def open(self, field: SealedField, event_id: str) -> Any:
