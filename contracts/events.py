@@ -59,6 +59,9 @@ class AsbIncidentReported(BaseModel):
     people: tuple[PersonRef, ...] = Field(min_length=1)
     location: PlaceRef | None = None
     victim_risk: RiskLevel | None = None
+    victim_risk_detail: SealedField | None = Field(
+        default=None, description="The risk assessment's reasoning (data class risk_detail)."
+    )
     narrative: SealedField | None = None
 
     @model_validator(mode="after")

@@ -43,7 +43,7 @@ class PlaceRef(BaseModel):
     postcode: Token | None = None
     postcode_district: str | None = Field(
         default=None,
-        pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]?$",
+        pattern=r"^([A-Z]{1,2}[0-9][A-Z0-9]?|GIR)$",
         description="Outward code only (e.g. M14): coarse enough to publish, useful for figures.",
     )
     details: SealedField | None = None

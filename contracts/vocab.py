@@ -53,12 +53,20 @@ class AsbCategory(StrEnum):
 
 
 class PersonRole(StrEnum):
-    """A person's part in an incident."""
+    """A person's part in an event.
+
+    The first four are ASB roles in an incident. ``tenant`` and ``occupant`` are tenancy roles;
+    ``subject_of_care`` is the person a health record is about (health knows nothing of ASB roles,
+    and asbx must not invent one).
+    """
 
     VICTIM = "victim"
     COMPLAINANT = "complainant"
     ALLEGED_PERPETRATOR = "alleged_perpetrator"
     WITNESS = "witness"
+    TENANT = "tenant"
+    OCCUPANT = "occupant"
+    SUBJECT_OF_CARE = "subject_of_care"
 
 
 class VictimType(StrEnum):
@@ -135,6 +143,8 @@ class TokenKind(StrEnum):
     TENANCY_REF = "tenancy_ref"
     INCIDENT_REF = "incident_ref"
     CASE_REF = "case_ref"
+    INTERVENTION_REF = "intervention_ref"
+    REFERRAL_REF = "referral_ref"
     FLAG_REF = "flag_ref"
     PARTNER_MESSAGE = "partner_message"
 

@@ -85,7 +85,7 @@ def demo(
 ) -> None:
     """Start the broker, create topics, run the services and replay the cuckooing scenario."""
     configure_logging(fmt="json" if os.environ.get("CI") else "console", level="WARNING")
-    from services.cli.demo import run_demo  # noqa: PLC0415
+    from services.demo.runner import run_demo  # noqa: PLC0415
 
     raise typer.Exit(asyncio.run(run_demo(keep_broker=keep_broker)))
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
+
+from services.kafka.metadata import partitions_of
 
 __all__ = ["read_compacted"]
 
@@ -31,8 +33,7 @@ async def read_compacted(
     )
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        assigned = await partitions_of(consumer, topic)
         if not assigned:
             return 0
         consumer.assign(assigned)

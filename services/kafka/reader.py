@@ -13,6 +13,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from services.kafka.metadata import partitions_of
+
 __all__ = ["collect", "end_offsets"]
 
 Offsets = dict[TopicPartition, int]
@@ -37,7 +39,7 @@ async def end_offsets(
     consumer = _consumer(bootstrap, client_config)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = await partitions_of(consumer, topic)
         return dict(await consumer.end_offsets(partitions)) if partitions else {}
     finally:
         await consumer.stop()
@@ -60,7 +62,7 @@ async def collect(
     await consumer.start()
     seen: list[ConsumerRecord[bytes, bytes]] = []
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = await partitions_of(consumer, topic)
         consumer.assign(partitions)
         for tp in partitions:
             if start and tp in start:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from faststream.kafka import KafkaPublisher
-
 from services.kafka.compacted import read_compacted
+from services.kafka.publishing import RecordPublisher
 from services.normalise.seen import InMemorySeenStore, SeenEntry
 
 __all__ = ["KafkaSeenStore"]
@@ -15,7 +14,7 @@ __all__ = ["KafkaSeenStore"]
 class KafkaSeenStore(InMemorySeenStore):
     """Seen message ids, written through to a compacted topic and restored from it."""
 
-    def __init__(self, publisher: KafkaPublisher, topic: str) -> None:
+    def __init__(self, publisher: RecordPublisher, topic: str) -> None:
         super().__init__()
         self._publisher = publisher
         self._topic = topic

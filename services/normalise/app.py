@@ -111,6 +111,7 @@ def build_normaliser(
     )
     async def normalise(msg: KafkaMessage) -> None:
         raw = msg.raw_message
+        assert not isinstance(raw, tuple)  # single-record subscriber, never a batch
         record = InboundRecord(
             topic=raw.topic,
             partition=raw.partition,

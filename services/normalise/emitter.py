@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from faststream.kafka import KafkaPublisher
 
 from services.audit.records import audit_records
 from services.kafka.headers import cloudevent_headers
+from services.kafka.publishing import RecordPublisher
 from services.normalise.outcome import Accepted, Duplicate, Outcome, Rejected
 from services.normalise.seen import SeenStore
 
@@ -31,9 +31,9 @@ class OutcomeEmitter:
     """Writes outcomes to the canonical, rejected and audit topics."""
 
     actor: str
-    canonical: KafkaPublisher
-    rejected: KafkaPublisher
-    audit: KafkaPublisher
+    canonical: RecordPublisher
+    rejected: RecordPublisher
+    audit: RecordPublisher
     seen: SeenStore
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 

@@ -100,22 +100,23 @@ class Normaliser:
                 traceparent=traceparent,
             )
             result = self.adapter.to_canonical(parsed, ctx)
-        except Refusal as refusal:
-            return self._reject(record, digest, traceparent, message_id, refusal)
+        except Refusal as refused:
+            return self._reject(record, digest, traceparent, message_id, refused)
         except InvalidIdentifierError as exc:
-            refusal = Refusal(exc.reason, str(exc))
-            return self._reject(record, digest, traceparent, message_id, refusal)
+            return self._reject(
+                record, digest, traceparent, message_id, Refusal(exc.reason, str(exc))
+            )
         except ValidationError as exc:
-            refusal = refusal_from_validation(exc, "message content")
-            return self._reject(record, digest, traceparent, message_id, refusal)
+            invalid = refusal_from_validation(exc, "message content")
+            return self._reject(record, digest, traceparent, message_id, invalid)
         except Exception as exc:  # a mapping bug must not lose the message or stop the service
             log.exception("normaliser.internal_error", error_type=type(exc).__name__)
-            refusal = Refusal(
+            failed = Refusal(
                 RejectReason.INTERNAL_ERROR,
                 f"asbx could not process this message ({type(exc).__name__}); it is kept and "
                 "the asbx team has been alerted",
             )
-            return self._reject(record, digest, traceparent, message_id, refusal)
+            return self._reject(record, digest, traceparent, message_id, failed)
         return Accepted(
             partner=self.partner.value,
             message_id=parsed.message_id,

@@ -61,13 +61,16 @@ def _identity_keys(ctx: MappingContext, who: Identity) -> list[CorrelationKey]:
         keys.append(ctx.key(TokenKind.POLICE_PERSON_ID, who.police_person_id.strip().upper()))
     if who.housing_person_ref:
         keys.append(ctx.key(TokenKind.HOUSING_PERSON_REF, who.housing_person_ref.strip().upper()))
-    if who.family:
-        for variant in name_variants(who.given or "", who.family, who.birth_date):
+    family = normalise_name(who.family or "")
+    # A name in a script with no Latin transliteration normalises to nothing: it still travels
+    # sealed, but cannot be a join key.
+    if family:
+        for variant in name_variants(who.given or "", who.family or "", who.birth_date):
             keys.append(ctx.key(TokenKind.NAME_DOB, variant))
-        keys.append(ctx.key(TokenKind.NAME, normalise_name(who.family)))
+        keys.append(ctx.key(TokenKind.NAME, family))
     if who.birth_date:
         keys.append(ctx.key(TokenKind.DATE_OF_BIRTH, who.birth_date.isoformat()))
-    if who.organisation:
+    if who.organisation and normalise_name(who.organisation):
         keys.append(ctx.key(TokenKind.ORGANISATION, normalise_name(who.organisation)))
     return keys
 

@@ -1,0 +1,1 @@
+"""Partner formats: one package per partner, each implementing the normaliser port."""

@@ -1,0 +1,1 @@
+"""Housing association partner: tenancy and ASB case messages (format, mapping, adapter)."""

@@ -1,0 +1,1 @@
+"""Police partner: POLE incident and action messages (format, mapping, adapter)."""

@@ -1,0 +1,259 @@
+"""The transactional consume-process-produce loop.
+
+For each batch of one input partition, in one Kafka transaction: the processor's output records,
+the changed state (to the changelog partition matching the input partition) and the input offset.
+Either all become visible to ``read_committed`` readers or none do, so a crash at any point, even
+``kill -9``, leaves output, state and position consistent: after restart the state is recovered
+from the changelog and processing resumes at the committed offset, with no alert lost or repeated.
+
+Each input partition gets its own transactional producer, ``transactional.id`` derived from the
+group, topic and partition. When a partition moves to another instance after a rebalance, the new
+owner's producer uses the same id, which fences the old owner (a "zombie" that has not noticed it
+lost the partition) and aborts its open transaction. That is what makes scaling out across
+consumer-group members safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+
+from services.streams.changelog import restore_partition
+from services.streams.store import PartitionStore
+
+__all__ = ["EngineConfig", "Output", "Processor", "TransactionalEngine"]
+
+log = structlog.get_logger(__name__)
+
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Output:
+    """A record the processor wants published (in the same transaction as its input)."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class Processor(Protocol[V]):
+    """What the engine runs: pure-ish processing of one record against its partition's state."""
+
+    def process(
+        self, store: PartitionStore[V], record: ConsumerRecord[bytes, bytes]
+    ) -> list[Output]:
+        """Update ``store`` for ``record`` and return records to publish."""
+        ...
+
+    def encode(self, value: V) -> bytes:
+        """State value → changelog bytes."""
+        ...
+
+    def decode(self, raw: bytes) -> V:
+        """Changelog bytes → state value."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineConfig:
+    """Where an engine reads, keeps its state and commits."""
+
+    name: str
+    bootstrap: str
+    input_topic: str
+    changelog_topic: str
+    group_id: str
+    dead_letter_topic: str
+    max_records: int = 500
+    client_config: dict[str, Any] = field(default_factory=dict)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, engine: TransactionalEngine[Any]) -> None:
+        self._engine = engine
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._engine._release(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._engine._claim(assigned)
+
+
+class TransactionalEngine(Generic[V]):
+    """Runs one processor over one input topic as a member of a consumer group."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        processor: Processor[V],
+        on_commit: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.processor = processor
+        self._on_commit = on_commit
+        self._stores: dict[int, PartitionStore[V]] = {}
+        self._producers: dict[int, AIOKafkaProducer] = {}
+        self._lock = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
+        self.processed = 0
+
+    @property
+    def partitions(self) -> list[int]:
+        """Input partitions this instance owns now."""
+        return sorted(self._stores)
+
+    def store(self, partition: int) -> PartitionStore[V] | None:
+        """The state of an owned partition (for inspection and tests)."""
+        return self._stores.get(partition)
+
+    async def _claim(self, assigned: list[TopicPartition]) -> None:
+        async with self._lock:
+            for tp in assigned:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.config.bootstrap,
+                    transactional_id=f"{self.config.group_id}.{tp.topic}.{tp.partition}",
+                    enable_idempotence=True,
+                    acks="all",
+                    max_request_size=32 * 1024 * 1024,
+                    **self.config.client_config,
+                )
+                await producer.start()  # fences any previous owner of this partition
+                store: PartitionStore[V] = PartitionStore(tp.partition)
+                restored = await restore_partition(
+                    self.config.bootstrap,
+                    self.config.changelog_topic,
+                    store,
+                    self.processor.decode,
+                    self.config.client_config,
+                )
+                self._producers[tp.partition] = producer
+                self._stores[tp.partition] = store
+                log.info(
+                    "stream.partition_claimed",
+                    engine=self.config.name,
+                    partition=tp.partition,
+                    restored_keys=len(store),
+                    changelog_records=restored,
+                )
+
+    async def _release(self, revoked: list[TopicPartition]) -> None:
+        async with self._lock:
+            for tp in revoked:
+                self._stores.pop(tp.partition, None)
+                producer = self._producers.pop(tp.partition, None)
+                if producer is not None:
+                    await producer.stop()
+                log.info(
+                    "stream.partition_released", engine=self.config.name, partition=tp.partition
+                )
+
+    async def _process_batch(
+        self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        store, producer = self._stores.get(tp.partition), self._producers.get(tp.partition)
+        if store is None or producer is None:
+            return  # revoked while the batch was in flight: the new owner will process it
+        async with producer.transaction():
+            for record in records:
+                try:
+                    outputs = self.processor.process(store, record)
+                except Exception as exc:  # one bad record must not stop the partition
+                    log.exception(
+                        "stream.record_failed",
+                        engine=self.config.name,
+                        partition=tp.partition,
+                        offset=record.offset,
+                    )
+                    outputs = [self._dead_letter(record, exc)]
+                for out in outputs:
+                    await producer.send(
+                        out.topic, out.value, key=out.key, headers=list(out.headers)
+                    )
+            for key, value in store.take_dirty():
+                encoded = None if value is None else self.processor.encode(value)
+                await producer.send(
+                    self.config.changelog_topic, encoded, key=key.encode(), partition=tp.partition
+                )
+            await producer.send_offsets_to_transaction(
+                {tp: records[-1].offset + 1}, self.config.group_id
+            )
+        self.processed += len(records)
+        if self._on_commit is not None:
+            self._on_commit(tp.partition, records[-1].offset + 1)
+
+    def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> Output:
+        headers = (
+            ("asbx_error", type(exc).__name__.encode()),
+            ("asbx_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        )
+        return Output(
+            self.config.dead_letter_topic, record.key or b"", record.value or b"", headers
+        )
+
+    async def _recover(self, tp: TopicPartition) -> None:
+        """After a failed transaction: state back to the changelog, position back to the commit."""
+        store: PartitionStore[V] = PartitionStore(tp.partition)
+        await restore_partition(
+            self.config.bootstrap,
+            self.config.changelog_topic,
+            store,
+            self.processor.decode,
+            self.config.client_config,
+        )
+        self._stores[tp.partition] = store
+        assert self._consumer is not None
+        committed = await self._consumer.committed(tp)
+        if committed is None:
+            await self._consumer.seek_to_beginning(tp)
+        else:
+            self._consumer.seek(tp, committed)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; then leave the group cleanly."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.config.bootstrap,
+            group_id=self.config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+            **self.config.client_config,
+        )
+        self._consumer = consumer
+        consumer.subscribe([self.config.input_topic], listener=_Rebalance(self))
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(
+                    timeout_ms=200, max_records=self.config.max_records
+                )
+                async with self._lock:
+                    for tp, records in batches.items():
+                        if not records:
+                            continue
+                        try:
+                            await self._process_batch(tp, records)
+                        except Exception:
+                            log.exception(
+                                "stream.transaction_failed",
+                                engine=self.config.name,
+                                partition=tp.partition,
+                            )
+                            with contextlib.suppress(Exception):
+                                await self._recover(tp)
+        finally:
+            await consumer.stop()
+            for producer in self._producers.values():
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+            self._producers.clear()
+            self._stores.clear()
