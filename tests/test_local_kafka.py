@@ -33,6 +33,7 @@ from tests.kafka_fixture import Broker, broker_client_config
 
 pytestmark = pytest.mark.kafka
 
+
 @pytest.fixture(scope="module")
 def spare_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     home: Path = tmp_path_factory.mktemp("spare-kafka")
