@@ -18,13 +18,13 @@ models by :func:`generate_schema`, so the two cannot drift.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, RootModel, Tag, model_validator
-from pydantic_core import PydanticCustomError
 
+from services.partners.common import fields, rules
+from services.partners.common.json_schema import published_schema, write_schema
 from services.partners.housing.codes import (
     MESSAGE_TYPES,
     ActionTypeCode,
@@ -32,21 +32,6 @@ from services.partners.housing.codes import (
     HateStrandCode,
     TenancyEventCode,
     TenureTypeCode,
-)
-from services.partners.housing.fields import (
-    BirthDate,
-    Duration,
-    Email,
-    IsoDate,
-    IsoDateTime,
-    Name,
-    Phone,
-    Postcode,
-    Ref,
-    RiskLevelCode,
-    Strict,
-    Text,
-    Uprn,
 )
 
 __all__ = [
@@ -65,51 +50,47 @@ __all__ = [
 
 SCHEMA_ID = "housing-message.v1"
 SCHEMA_PATH = Path(__file__).with_name("schema") / f"{SCHEMA_ID}.schema.json"
+_TITLE = "asbx housing message v1"
+_DESCRIPTION = "Tenancy, ASB case report and ASB action messages from housing systems."
 
 
-class Property(Strict):
+class Property(fields.Strict):
     """A property or place: UPRN when known, else address lines (with postcode if known)."""
 
-    uprn: Uprn | None = None
-    address_lines: list[Name] = Field(default_factory=list, max_length=6)
-    postcode: Postcode | None = None
+    uprn: fields.Uprn | None = None
+    address_lines: list[fields.Name] = Field(default_factory=list, max_length=6)
+    postcode: fields.Postcode | None = None
 
     @model_validator(mode="after")
     def _locatable(self) -> Property:
-        if self.uprn is None and not self.address_lines:
-            raise PydanticCustomError("place_unlocatable", "give a uprn or address_lines")
+        rules.require_place(self.uprn, self.address_lines)
         return self
 
 
-class HousingPerson(Strict):
+class HousingPerson(fields.Strict):
     """A person (or a business or community group) as the housing system records them."""
 
-    person_ref: Ref | None = Field(default=None, description="Housing person reference.")
-    given_name: Name | None = None
-    family_name: Name | None = None
-    date_of_birth: BirthDate | None = None
-    phone: Phone | None = None
-    email: Email | None = None
+    person_ref: fields.Ref | None = Field(default=None, description="Housing person reference.")
+    given_name: fields.Name | None = None
+    family_name: fields.Name | None = None
+    date_of_birth: fields.BirthDate | None = None
+    phone: fields.Phone | None = None
+    email: fields.Email | None = None
     party_type: Literal["individual", "business", "community_group"] = "individual"
-    organisation_name: Name | None = None
+    organisation_name: fields.Name | None = None
 
     @model_validator(mode="after")
     def _identifiable(self) -> HousingPerson:
-        if not (self.person_ref or self.family_name or self.organisation_name):
-            raise PydanticCustomError(
-                "person_unidentified", "give person_ref, family_name or organisation_name"
-            )
-        if self.party_type != "individual" and not self.organisation_name:
-            raise PydanticCustomError(
-                "organisation_missing", "a business or community group needs organisation_name"
-            )
+        rules.require_identity(
+            "person_ref", self.person_ref, self.family_name, self.organisation_name, self.party_type
+        )
         return self
 
 
-class _Envelope(Strict):
+class _Envelope(fields.Strict):
     schema_: Literal["housing-message.v1"] = Field(alias="schema")
-    message_id: Ref
-    sent_at: IsoDateTime
+    message_id: fields.Ref
+    sent_at: fields.IsoDateTime
     source_system: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 
@@ -117,9 +98,9 @@ class TenancyMessage(_Envelope):
     """A change to a tenancy. ``people`` are the tenants, or the occupants added or removed."""
 
     message_type: Literal["tenancy"]
-    tenancy_ref: Ref
+    tenancy_ref: fields.Ref
     tenancy_event: TenancyEventCode
-    effective_date: IsoDate
+    effective_date: fields.IsoDate
     tenure_type: TenureTypeCode | None = None
     property: Property
     people: list[HousingPerson] = Field(min_length=1, max_length=20)
@@ -129,65 +110,57 @@ class AsbCaseReportMessage(_Envelope):
     """One complaint of ASB recorded on a case. The victim who reported is listed as victim."""
 
     message_type: Literal["asb_case_report"]
-    case_ref: Ref
-    report_ref: Ref
+    case_ref: fields.Ref
+    report_ref: fields.Ref
     category: Literal["personal", "nuisance", "environmental"]
     asb_type: AsbTypeCode | None = None
     hate_incident: bool = False
     hate_strand: HateStrandCode | None = None
-    occurred_from: IsoDateTime
-    occurred_to: IsoDateTime | None = None
-    reported_at: IsoDateTime
+    occurred_from: fields.IsoDateTime
+    occurred_to: fields.IsoDateTime | None = None
+    reported_at: fields.IsoDateTime
     location: Property
     victims: list[HousingPerson] = Field(default_factory=list, max_length=20)
     complainants: list[HousingPerson] = Field(default_factory=list, max_length=20)
     alleged_perpetrators: list[HousingPerson] = Field(default_factory=list, max_length=20)
     witnesses: list[HousingPerson] = Field(default_factory=list, max_length=20)
-    police_incident_ref: Ref | None = Field(
+    police_incident_ref: fields.Ref | None = Field(
         default=None, description="The police incident reference, when it was reported there too."
     )
-    victim_risk: RiskLevelCode | None = Field(
+    victim_risk: fields.RiskLevelCode | None = Field(
         default=None, description="Outcome of the landlord's risk assessment of the first victim."
     )
-    narrative: Text | None = None
+    narrative: fields.Text | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> AsbCaseReportMessage:
         if not (self.victims or self.complainants):
-            raise PydanticCustomError("no_complainant", "a report needs a victim or complainant")
-        if self.reported_at < self.occurred_from:
-            raise PydanticCustomError("time_order", "reported_at is before occurred_from")
-        if self.occurred_to is not None and self.occurred_to < self.occurred_from:
-            raise PydanticCustomError("time_order", "occurred_to is before occurred_from")
-        if self.hate_strand is not None and not self.hate_incident:
-            raise PydanticCustomError("hate_strand", "hate_strand needs hate_incident true")
+            raise rules.fail("no_complainant", "a report needs a victim or complainant")
+        rules.check_times(self.occurred_from, self.occurred_to, self.reported_at)
+        rules.check_hate_strand("hate_incident", self.hate_incident, self.hate_strand)
         if self.victim_risk is not None and not self.victims:
-            raise PydanticCustomError("victim_risk", "victim_risk needs a victim")
+            raise rules.fail("victim_risk", "victim_risk needs a victim")
         return self
 
 
-class HousingAction(Strict):
+class HousingAction(fields.Strict):
     """One intervention against one person."""
 
-    action_ref: Ref
+    action_ref: fields.Ref
     action_type: ActionTypeCode
-    issued_at: IsoDateTime
-    effective_from: IsoDate | None = Field(default=None, description="Defaults to issue date.")
-    duration: Duration | None = None
-    expires_on: IsoDate | None = None
+    issued_at: fields.IsoDateTime
+    effective_from: fields.IsoDate | None = Field(
+        default=None, description="Defaults to issue date."
+    )
+    duration: fields.Duration | None = None
+    expires_on: fields.IsoDate | None = None
     person: HousingPerson
-    related_report_refs: list[Ref] = Field(default_factory=list, max_length=50)
-    conditions: Text | None = None
+    related_report_refs: list[fields.Ref] = Field(default_factory=list, max_length=50)
+    conditions: fields.Text | None = None
 
     @model_validator(mode="after")
     def _dates(self) -> HousingAction:
-        if self.duration is not None and self.expires_on is not None:
-            raise PydanticCustomError("duration_or_expiry", "give duration or expires_on, not both")
-        start = self.effective_from or self.issued_at.date()
-        if self.expires_on is not None and (self.expires_on - start).days > 3660:
-            raise PydanticCustomError("duration_range", "expires_on must be within ten years")
-        if self.expires_on is not None and self.expires_on < start:
-            raise PydanticCustomError("time_order", "expires_on is before the action takes effect")
+        rules.check_terms(self)
         return self
 
 
@@ -195,7 +168,7 @@ class AsbActionMessage(_Envelope):
     """Interventions recorded on an ASB case."""
 
     message_type: Literal["asb_action"]
-    case_ref: Ref
+    case_ref: fields.Ref
     actions: list[HousingAction] = Field(min_length=1, max_length=20)
 
 
@@ -230,18 +203,8 @@ class HousingMessage(
 
 def generate_schema() -> dict[str, Any]:
     """The published JSON Schema (2020-12) of the housing message, generated from the models."""
-    body = HousingMessage.model_json_schema()
-    body.pop("title", None)
-    body.pop("description", None)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"urn:asbx:partner:{SCHEMA_ID}",
-        "title": "asbx housing message v1",
-        "description": "Tenancy, ASB case report and ASB action messages from housing systems.",
-        **body,
-    }
+    return published_schema(HousingMessage, SCHEMA_ID, _TITLE, _DESCRIPTION)
 
 
 if __name__ == "__main__":  # regenerate: python -m services.partners.housing.format
-    SCHEMA_PATH.parent.mkdir(exist_ok=True)
-    SCHEMA_PATH.write_text(json.dumps(generate_schema(), indent=2) + "\n")
+    write_schema(SCHEMA_PATH, generate_schema())

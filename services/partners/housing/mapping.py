@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from contracts.events import AsbIncidentReported, InterventionIssued, TenancyEvent
-from contracts.parts import PersonRef, PlaceRef
+from contracts.events import AsbIncidentReported, TenancyEvent
+from contracts.parts import PersonRef
 from contracts.protected import CorrelationKey
 from contracts.vocab import (
     AsbCategory,
@@ -22,18 +22,19 @@ from contracts.vocab import (
     PersonRole,
     RiskLevel,
     TokenKind,
-    VictimType,
 )
 from services.normalise.context import MappingContext
 from services.normalise.port import DroppedFact, MappingResult
-from services.normalise.subjects import Identity, Place, person_ref, place_ref
+from services.normalise.subjects import Identity, person_ref, place_ref
+from services.partners.common.interventions import intervention
+from services.partners.common.refs import correlation_keys, ref_token
+from services.partners.common.subjects import identity, place
 from services.partners.housing.codes import ACTIONS, TENANCY_EVENTS
 from services.partners.housing.format import (
     AsbActionMessage,
     AsbCaseReportMessage,
     HousingPerson,
     Message,
-    Property,
     TenancyMessage,
 )
 
@@ -47,44 +48,12 @@ LOCAL_ZONE = ZoneInfo("Europe/London")
 TENANCY_ROLE = PersonRole.TENANT
 
 
-def ref_token(ctx: MappingContext, kind: TokenKind, partner: str, what: str, ref: str) -> str:
-    """Token of a partner reference, namespaced by partner and what it names."""
-    return ctx.token(kind, f"{partner}:{what}:{ref.strip()}".upper())
-
-
 def _identity(person: HousingPerson, risk: RiskLevel | None = None) -> Identity:
-    return Identity(
-        given=person.given_name,
-        family=person.family_name,
-        birth_date=person.date_of_birth,
-        housing_person_ref=person.person_ref,
-        organisation=person.organisation_name,
-        phone=person.phone,
-        email=person.email,
-        victim_type=VictimType(person.party_type),
-        risk=risk,
-    )
-
-
-def _place(prop: Property) -> Place:
-    return Place(uprn=prop.uprn, lines=tuple(prop.address_lines), postcode=prop.postcode)
+    return identity(person, person.party_type, risk, housing_person_ref=person.person_ref)
 
 
 def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=LOCAL_ZONE)
-
-
-def _keys(
-    people: list[PersonRef], place: PlaceRef | None, *refs: CorrelationKey
-) -> tuple[CorrelationKey, ...]:
-    """Every join key of an event, de-duplicated, strongest (people) first."""
-    found = [key for person in people for key in person.keys]
-    if place is not None and place.uprn:
-        found.append(CorrelationKey(kind=TokenKind.UPRN, token=place.uprn))
-    if place is not None and place.address:
-        found.append(CorrelationKey(kind=TokenKind.ADDRESS, token=place.address))
-    found.extend(refs)
-    return tuple({key.token: key for key in found}.values())
 
 
 def _tenancy(msg: TenancyMessage, ctx: MappingContext) -> MappingResult:
@@ -94,7 +63,7 @@ def _tenancy(msg: TenancyMessage, ctx: MappingContext) -> MappingResult:
         person_ref(ctx, sealer, f"people[{i}]", TENANCY_ROLE, _identity(p))
         for i, p in enumerate(msg.people)
     ]
-    prop = place_ref(ctx, sealer, "property", _place(msg.property))
+    prop = place_ref(ctx, sealer, "property", place(msg.property))
     tenancy = ctx.key(TokenKind.TENANCY_REF, msg.tenancy_ref.strip().upper())
     data = TenancyEvent(
         tenancy_ref=tenancy.token,
@@ -109,7 +78,7 @@ def _tenancy(msg: TenancyMessage, ctx: MappingContext) -> MappingResult:
         subject=people[0].subject,
         occurred_at=_local_midnight(msg.effective_date),
         data=data,
-        correlation_keys=_keys(people, prop, tenancy),
+        correlation_keys=correlation_keys(people, prop, tenancy),
     )
     return MappingResult(events=[event])
 
@@ -130,7 +99,7 @@ def _report(msg: AsbCaseReportMessage, ctx: MappingContext) -> MappingResult:
             own_risk = risk if role is PersonRole.VICTIM and not people else None
             path = f"people[{len(people)}]"
             people.append(person_ref(ctx, sealer, path, role, _identity(person, own_risk)))
-    location = place_ref(ctx, sealer, "location", _place(msg.location))
+    location = place_ref(ctx, sealer, "location", place(msg.location))
     incident = ref_token(ctx, TokenKind.INCIDENT_REF, "housing", "report", msg.report_ref)
     refs = [
         CorrelationKey(kind=TokenKind.INCIDENT_REF, token=incident),
@@ -165,7 +134,7 @@ def _report(msg: AsbCaseReportMessage, ctx: MappingContext) -> MappingResult:
         subject=people[0].subject,
         occurred_at=msg.occurred_from,
         data=data,
-        correlation_keys=_keys(people, location, *refs),
+        correlation_keys=correlation_keys(people, location, *refs),
     )
     dropped = []
     if msg.hate_strand is not None:
@@ -188,28 +157,17 @@ def _actions(msg: AsbActionMessage, ctx: MappingContext) -> MappingResult:
         subject = person_ref(
             ctx, sealer, "subject", PersonRole.ALLEGED_PERPETRATOR, _identity(action.person)
         )
-        effective = action.effective_from or action.issued_at.date()
-        expires = action.expires_on
-        if action.duration is not None:
-            start = datetime.combine(effective, action.issued_at.timetz())
-            expires = action.duration.end(start).date()
-        ref = ref_token(ctx, TokenKind.INTERVENTION_REF, "housing", "action", action.action_ref)
-        data = InterventionIssued(
-            intervention_ref=ref,
-            intervention=ACTIONS[action.action_type],
-            issuing_agency=Partner.HOUSING,
-            issued_on=action.issued_at.date(),
-            effective_from=effective,
-            expires_on=expires,
-            duration_days=(expires - effective).days if expires else None,
-            subject=subject,
-            related_incidents=tuple(
-                ref_token(ctx, TokenKind.INCIDENT_REF, "housing", "report", r)
-                for r in action.related_report_refs
-            ),
-            conditions=sealer.seal_if("conditions", "intervention_conditions", action.conditions),
+        related = tuple(
+            ref_token(ctx, TokenKind.INCIDENT_REF, "housing", "report", r)
+            for r in action.related_report_refs
         )
-        keys = _keys([subject], None, CorrelationKey(kind=TokenKind.CASE_REF, token=case))
+        kind = ACTIONS[action.action_type]
+        data = intervention(
+            ctx, sealer, action, Partner.HOUSING, kind, subject=subject, related=related
+        )
+        keys = correlation_keys(
+            [subject], None, CorrelationKey(kind=TokenKind.CASE_REF, token=case)
+        )
         result.events.append(
             ctx.envelope(
                 event_id=event_id,

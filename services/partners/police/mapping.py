@@ -5,16 +5,14 @@ same name/date-of-birth tokens as the same person described by housing or health
 dropped at the edge (the case review does not need vehicles or property), as are the hate strand
 and the risk assessment's free text, which no canonical field carries yet; each is reported as a
 :class:`DroppedFact`. Reference tokens are prefixed with the partner and what they name
-(``POLICE:INCIDENT:<ref>``), the same rule the housing mapping uses, so a housing report that
-quotes a police incident reference shares that key.
+(``POLICE:INCIDENT:<ref>``) by :mod:`services.partners.common.refs`, which the housing mapping
+uses too, so a housing report that quotes a police incident reference shares that key.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from contracts.envelope import CanonicalEvent
-from contracts.events import AsbIncidentReported, InterventionIssued
+from contracts.events import AsbIncidentReported
 from contracts.parts import PersonRef, PlaceRef
 from contracts.protected import CorrelationKey
 from contracts.vocab import (
@@ -22,16 +20,17 @@ from contracts.vocab import (
     PersonRole,
     RiskLevel,
     TokenKind,
-    VictimType,
 )
 from services.normalise.context import MappingContext
 from services.normalise.port import DroppedFact, MappingResult
-from services.normalise.subjects import Identity, Place, person_ref, place_ref
+from services.normalise.subjects import Identity, person_ref, place_ref
+from services.partners.common.interventions import intervention
+from services.partners.common.refs import correlation_keys, ref_token
+from services.partners.common.subjects import identity, place
 from services.partners.police.codes import ACTIONS, CATEGORIES, ROLES
 from services.partners.police.format import (
     PoleAction,
     PoleEvent,
-    PoleLocation,
     PolePerson,
     PoliceMessage,
 )
@@ -46,50 +45,16 @@ _HATE_STRAND = DroppedFact(
 _OBJECT_WHY = "objects (vehicles, property) are not needed for the ASB case review"
 
 
-def ref_token(ctx: MappingContext, kind: TokenKind, partner: str, what: str, ref: str) -> str:
-    """Token of a partner reference, namespaced by partner and what it names."""
-    return ctx.token(kind, f"{partner}:{what}:{ref.strip()}".upper())
-
-
 def _identity(person: PolePerson) -> Identity:
-    risk = person.risk_assessment
-    return Identity(
-        given=person.given_name,
-        family=person.family_name,
-        birth_date=person.date_of_birth,
-        police_person_id=person.police_person_id,
-        organisation=person.organisation_name,
-        phone=person.phone,
-        email=person.email,
-        victim_type=VictimType(person.person_type),
-        risk=RiskLevel(risk.level) if risk else None,
-    )
+    risk = RiskLevel(person.risk_assessment.level) if person.risk_assessment else None
+    return identity(person, person.person_type, risk, police_person_id=person.police_person_id)
 
 
-def _place(location: PoleLocation) -> Place:
-    return Place(
-        uprn=location.uprn, lines=tuple(location.address_lines), postcode=location.postcode
-    )
-
-
-def _place_key(place: PlaceRef) -> str:
-    key = place.key
+def _place_key(where: PlaceRef) -> str:
+    key = where.key
     if key is None:  # pragma: no cover - the format requires a UPRN or address lines
         raise ValueError("a location without a UPRN or address cannot be a subject")
     return key
-
-
-def _keys(
-    people: list[PersonRef], place: PlaceRef | None, *refs: CorrelationKey
-) -> tuple[CorrelationKey, ...]:
-    """Every join key of an event, de-duplicated, strongest (people) first."""
-    found = [key for person in people for key in person.keys]
-    if place is not None and place.uprn:
-        found.append(CorrelationKey(kind=TokenKind.UPRN, token=place.uprn))
-    if place is not None and place.address:
-        found.append(CorrelationKey(kind=TokenKind.ADDRESS, token=place.address))
-    found.extend(refs)
-    return tuple({key.token: key for key in found}.values())
 
 
 def _incident(msg: PoliceMessage, event: PoleEvent, ctx: MappingContext) -> MappingResult:
@@ -102,7 +67,7 @@ def _incident(msg: PoliceMessage, event: PoleEvent, ctx: MappingContext) -> Mapp
         if p.role is not None
     ]
     where = next(loc for loc in msg.locations if loc.id == event.location_id)
-    location = place_ref(ctx, sealer, "location", _place(where))
+    location = place_ref(ctx, sealer, "location", place(where))
     victims = [p for p in people if p.role is PersonRole.VICTIM]
     complainants = [p for p in people if p.role is PersonRole.COMPLAINANT]
     first = (victims or complainants)[0].subject if victims or complainants else None
@@ -124,7 +89,9 @@ def _incident(msg: PoliceMessage, event: PoleEvent, ctx: MappingContext) -> Mapp
         ),
         narrative=sealer.seal_if("narrative", "narrative", event.narrative),
     )
-    keys = _keys(people, location, CorrelationKey(kind=TokenKind.INCIDENT_REF, token=incident))
+    keys = correlation_keys(
+        people, location, CorrelationKey(kind=TokenKind.INCIDENT_REF, token=incident)
+    )
     envelope = ctx.envelope(
         event_id=event_id,
         subject=first or _place_key(location),
@@ -157,35 +124,25 @@ def _action(msg: PoliceMessage, action: PoleAction, ctx: MappingContext) -> Cano
         subject_token = subject.subject
     else:
         where = next(loc for loc in msg.locations if loc.id == action.location_id)
-        premises = place_ref(ctx, sealer, "premises", _place(where))
+        premises = place_ref(ctx, sealer, "premises", place(where))
         subject_token = _place_key(premises)
-    effective = action.effective_from or action.issued_at.date()
-    expires = action.expires_on
-    if action.duration is not None:
-        start = datetime.combine(effective, action.issued_at.timetz())
-        expires = action.duration.end(start).date()
     refs = list(action.related_incident_refs)
     if msg.event is not None:
         refs.insert(0, msg.event.incident_ref)
     related = tuple(
         dict.fromkeys(ref_token(ctx, TokenKind.INCIDENT_REF, "police", "incident", r) for r in refs)
     )
-    data = InterventionIssued(
-        intervention_ref=ref_token(
-            ctx, TokenKind.INTERVENTION_REF, "police", "action", action.action_ref
-        ),
-        intervention=ACTIONS[action.action_type],
-        issuing_agency=Partner.POLICE,
-        issued_on=action.issued_at.date(),
-        effective_from=effective,
-        expires_on=expires,
-        duration_days=(expires - effective).days if expires else None,
+    data = intervention(
+        ctx,
+        sealer,
+        action,
+        Partner.POLICE,
+        ACTIONS[action.action_type],
         subject=subject,
         premises=premises,
-        related_incidents=related,
-        conditions=sealer.seal_if("conditions", "intervention_conditions", action.conditions),
+        related=related,
     )
-    keys = _keys([subject] if subject else [], premises)
+    keys = correlation_keys([subject] if subject else [], premises)
     return ctx.envelope(
         event_id=event_id,
         subject=subject_token,

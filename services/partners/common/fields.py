@@ -1,4 +1,8 @@
-"""Field types for the housing message: strict, zone-aware, identifiers checked at the edge.
+"""Field types of the partner JSON formats: strict, zone-aware, identifiers checked at the edge.
+
+Housing and police describe the same things (people, places, references, intervention terms),
+and a person or address must be accepted or refused alike whichever agency sends it, so both
+formats build their models from these types.
 
 The models validate decoded JSON in pydantic's *strict* mode so that ``"yes"`` is not a boolean
 and ``"48"`` is not a number. JSON has no date type, so dates and times are the one place strict
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
     AfterValidator,
@@ -30,6 +34,7 @@ from services.identifiers import InvalidIdentifierError, normalise_postcode, nor
 from services.normalise.refusals import identifier_error
 
 __all__ = [
+    "ActionTerms",
     "BirthDate",
     "Duration",
     "Email",
@@ -47,7 +52,7 @@ __all__ = [
 
 
 class Strict(BaseModel):
-    """Base of every housing message model: no unknown fields, no type coercion, immutable."""
+    """Base of every partner message model: no unknown fields, no type coercion, immutable."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
@@ -133,3 +138,29 @@ class Duration(Strict):
         if self.unit == "months":
             return _add_months(start, self.value)
         return start + timedelta(**{self.unit: self.value})
+
+
+class ActionTerms(Protocol):
+    """The reference and terms every intervention carries, whichever partner's model holds them.
+
+    Housing actions and police powers differ in what they target, not in their terms, so the
+    rule that checks a term and the arithmetic that resolves it are written against this.
+    """
+
+    @property
+    def action_ref(self) -> str: ...
+
+    @property
+    def issued_at(self) -> datetime: ...
+
+    @property
+    def effective_from(self) -> date | None: ...
+
+    @property
+    def duration(self) -> Duration | None: ...
+
+    @property
+    def expires_on(self) -> date | None: ...
+
+    @property
+    def conditions(self) -> str | None: ...
