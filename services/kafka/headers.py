@@ -14,7 +14,7 @@ from faststream.message import StreamMessage
 
 from contracts.envelope import CanonicalEvent
 
-__all__ = ["cloudevent_headers", "lenient_parser"]
+__all__ = ["cloudevent_headers", "lenient_parser", "raw_decoder"]
 
 
 def cloudevent_headers(event: CanonicalEvent, traceparent: str | None) -> dict[str, str]:
@@ -47,3 +47,13 @@ async def lenient_parser(
         for name, value in (record.headers or ())
     ]
     return await original(dataclasses.replace(record, headers=headers))
+
+
+async def raw_decoder(message: StreamMessage[Any], _original: Any = None) -> bytes:
+    """FastStream decoder that never interprets the body: partner bytes go to the adapter as-is.
+
+    FastStream's default decoder parses ``application/json`` bodies before the handler runs, so a
+    partner's broken JSON would fail outside the handler and be redelivered for ever instead of
+    being rejected with a reason.
+    """
+    return message.body

@@ -21,7 +21,7 @@ from contracts.rejection import RejectedMessage
 from contracts.topics import AUDIT, CANONICAL_EVENTS, inbound_topic, rejected_topic, seen_topic
 from deploy.kafka_client import client_config_from_env
 from services.kafka.connection import MAX_RECORD_BYTES, build_broker
-from services.kafka.headers import lenient_parser
+from services.kafka.headers import lenient_parser, raw_decoder
 from services.kafka.seen_store import KafkaSeenStore
 from services.normalise.emitter import OutcomeEmitter
 from services.normalise.outcome import InboundRecord
@@ -106,6 +106,7 @@ def build_normaliser(
         max_partition_fetch_bytes=MAX_RECORD_BYTES,
         fetch_max_bytes=MAX_RECORD_BYTES * 2,
         parser=lenient_parser,
+        decoder=raw_decoder,
         title=f"{partner}:inbound",
         description=f"Messages from the {partner} partner, in its own documented format.",
     )

@@ -1,0 +1,1 @@
+"""The correlator: joins canonical events by person and place and raises case-review alerts."""

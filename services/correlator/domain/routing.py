@@ -1,0 +1,70 @@
+"""Where the stream layer sends each fact: person states by blocking key, places by location.
+
+A correction can move a record to another key (a corrected date of birth changes the blocking
+key; a corrected UPRN changes the place). The superseded version then sits in a state the new
+version would never reach, and would keep counting. :class:`RecordRoutes` remembers, per record
+key, every key its versions went to, so the correction is sent there too and replaces the old
+version (the rules ignore facets and places that do not belong to the state's own key). Keep it
+as state keyed by ``fact.record_key``, ahead of the person and place states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import TypeAdapter
+
+from services.correlator.domain.facts import Fact
+from services.correlator.domain.policy import AreaPolicy
+from services.correlator.domain.rules import place_key
+from services.correlator.domain.views import people_of
+
+__all__ = ["RecordRoutes", "person_keys", "place_keys"]
+
+
+def person_keys(fact: Fact) -> tuple[str, ...]:
+    """The blocking keys of everyone a fact names (one mention per key)."""
+    return tuple(sorted({p.block for p in people_of(fact)}))
+
+
+def place_keys(fact: Fact, policy: AreaPolicy) -> tuple[str, ...]:
+    """The linked-location key of an incident (empty for other facts or without a place)."""
+    key = place_key(fact, policy)
+    return (key,) if key else ()
+
+
+@dataclass
+class RecordRoutes:
+    """Every key the versions of one record were routed to."""
+
+    record_key: str
+    person: set[str] = field(default_factory=set)
+    place: set[str] = field(default_factory=set)
+
+    def route(self, fact: Fact, policy: AreaPolicy) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Person and place keys to send ``fact`` to: its own plus every earlier version's."""
+        self.person.update(person_keys(fact))
+        self.place.update(place_keys(fact, policy))
+        return tuple(sorted(self.person)), tuple(sorted(self.place))
+
+    def to_json(self) -> str:
+        """JSON for the changelog."""
+        return _ROUTES.dump_json(
+            _Routes(self.record_key, sorted(self.person), sorted(self.place))
+        ).decode()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RecordRoutes:
+        """Restore from :meth:`to_json` output."""
+        routes = _ROUTES.validate_json(text)
+        return cls(routes.record_key, set(routes.person), set(routes.place))
+
+
+@dataclass
+class _Routes:
+    record_key: str
+    person: list[str]
+    place: list[str]
+
+
+_ROUTES = TypeAdapter(_Routes)

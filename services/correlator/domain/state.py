@@ -1,0 +1,158 @@
+"""Per-key state the stream layer keeps, writes to a compacted changelog and restores.
+
+A :class:`PersonState` belongs to one blocking key (see ``linkage.blocking_key``) and a
+:class:`PlaceState` to one linked-location key (see ``rules.place_key``). Each holds every fact
+routed to it, de-duplicated by event id (a redelivered event changes nothing), the alerts already
+raised from it, and for people the unlink decisions made by humans. Facts are a set: applying
+them in any order gives equal state, and :func:`evaluate` works on occurred times only.
+
+The stream layer's loop, per fact and routing key::
+
+    if state.apply(fact):
+        drafts = evaluate(policy, state, now_hint=stream_time)
+        publish(alert_event(d, policy) for d in drafts)   # same transaction as ...
+        state.mark_raised(drafts)                          # ... the changelog write
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import TypeAdapter
+
+from services.correlator.domain.alerts import AlertDraft, RaisedAlert
+from services.correlator.domain.facts import Fact, FactUnion
+from services.correlator.domain.policy import AreaPolicy
+from services.correlator.domain.rules import evaluate_people, evaluate_place
+from services.correlator.domain.views import current_facts
+
+__all__ = ["STATE_FORMAT", "PersonState", "PlaceState", "evaluate"]
+
+#: Version of the changelog JSON; bump it (and migrate in ``from_json``) on any change.
+STATE_FORMAT = 1
+
+
+@dataclass
+class _Snapshot:
+    format: int
+    kind: Literal["person", "place"]
+    key: str
+    facts: list[FactUnion]
+    raised: list[RaisedAlert]
+    unlinked: list[tuple[str, str]]
+
+
+_SNAPSHOT = TypeAdapter(_Snapshot)
+
+
+@dataclass
+class _KeyedState:
+    key: str
+    facts: dict[str, Fact] = field(default_factory=dict)
+    raised: dict[str, RaisedAlert] = field(default_factory=dict)
+
+    def apply(self, fact: Fact) -> bool:
+        """Add a fact; ``False`` when its event id is already held (a redelivery)."""
+        if fact.event_id in self.facts:
+            return False
+        self.facts[fact.event_id] = fact
+        return True
+
+    def current(self) -> list[Fact]:
+        """The latest version of each record, oldest first."""
+        return current_facts(self.facts.values())
+
+    def mark_raised(self, drafts: Iterable[AlertDraft]) -> None:
+        """Remember alerts once they are published, so they are never raised again."""
+        for draft in drafts:
+            self.raised[draft.alert_id] = RaisedAlert.of(draft)
+
+    def _snapshot(self, kind: Literal["person", "place"], unlinked: list[tuple[str, str]]) -> str:
+        snapshot = _Snapshot(
+            format=STATE_FORMAT,
+            kind=kind,
+            key=self.key,
+            facts=[self.facts[e] for e in sorted(self.facts)],
+            raised=[self.raised[a] for a in sorted(self.raised)],
+            unlinked=sorted(unlinked),
+        )
+        return _SNAPSHOT.dump_json(snapshot).decode()
+
+
+def _load(text: str | bytes, kind: str) -> _Snapshot:
+    snapshot = _SNAPSHOT.validate_json(text)
+    if snapshot.format != STATE_FORMAT or snapshot.kind != kind:
+        raise ValueError(
+            f"changelog record is {snapshot.kind} state format {snapshot.format}, expected "
+            f"{kind} format {STATE_FORMAT}. Operator action: rebuild this state by replaying "
+            "the canonical topics."
+        )
+    return snapshot
+
+
+@dataclass
+class PersonState(_KeyedState):
+    """Facts and alerts for the people of one blocking key."""
+
+    unlinked: set[tuple[str, str]] = field(default_factory=set)
+
+    def unlink(self, a: str, b: str) -> bool:
+        """Record that two person records are different people; ``False`` if already known."""
+        pair = (min(a, b), max(a, b))
+        if pair in self.unlinked:
+            return False
+        self.unlinked.add(pair)
+        return True
+
+    def to_json(self) -> str:
+        """Deterministic JSON for the changelog."""
+        return self._snapshot("person", list(self.unlinked))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PersonState:
+        """Restore from :meth:`to_json` output."""
+        snap = _load(text, "person")
+        return cls(
+            key=snap.key,
+            facts={f.event_id: f for f in snap.facts},
+            raised={r.alert_id: r for r in snap.raised},
+            unlinked=set(snap.unlinked),
+        )
+
+
+@dataclass
+class PlaceState(_KeyedState):
+    """Facts and alerts for one linked location."""
+
+    def to_json(self) -> str:
+        """Deterministic JSON for the changelog."""
+        return self._snapshot("place", [])
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PlaceState:
+        """Restore from :meth:`to_json` output."""
+        snap = _load(text, "place")
+        return cls(
+            key=snap.key,
+            facts={f.event_id: f for f in snap.facts},
+            raised={r.alert_id: r for r in snap.raised},
+        )
+
+
+def evaluate(
+    policy: AreaPolicy, state: PersonState | PlaceState, now_hint: datetime | None = None
+) -> list[AlertDraft]:
+    """New alerts the state's facts call for, given what it has already raised.
+
+    ``now_hint`` is the stream time (the newest event time the caller has seen), never the wall
+    clock: it only moves the lateness horizon forward for keys that have been quiet for long.
+    """
+    raised = list(state.raised.values())
+    if isinstance(state, PersonState):
+        return evaluate_people(
+            policy, state.current(), state.key, raised, unlinked=state.unlinked, now_hint=now_hint
+        )
+    return evaluate_place(policy, state.current(), state.key, raised, now_hint)
