@@ -3,6 +3,7 @@
 A leaf package: it imports nothing from ``services`` or ``deploy``.
 """
 
+from contracts.alert_envelope import ALERT_TYPE, AlertEnvelope
 from contracts.audit import AuditAction, AuditRecord
 from contracts.envelope import SCHEMA_VERSION, CanonicalEvent, ce_type, dataschema_uri
 from contracts.events import (
@@ -36,7 +37,9 @@ from contracts.vocab import (
 )
 
 __all__ = [
+    "ALERT_TYPE",
     "SCHEMA_VERSION",
+    "AlertEnvelope",
     "AlertRule",
     "AsbCategory",
     "AsbIncidentReported",

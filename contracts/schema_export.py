@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from contracts.alert_envelope import AlertEnvelope
 from contracts.audit import AuditRecord
 from contracts.envelope import SCHEMA_VERSION, CanonicalEvent
 from contracts.events import (
@@ -32,6 +33,7 @@ _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 CONTRACTS: dict[str, type[BaseModel]] = {
     "canonical-event": CanonicalEvent,
+    "alert-envelope": AlertEnvelope,
     "asb-incident-reported": AsbIncidentReported,
     "intervention-issued": InterventionIssued,
     "tenancy-event": TenancyEvent,

@@ -29,4 +29,8 @@ def test_asyncapi_matches_services() -> None:
     doc = json.loads(ASYNCAPI_PATH.read_text())
     assert doc["asyncapi"].startswith("3.0")
     addresses = {channel["address"] for channel in doc["channels"].values()}
-    assert {"asbx.inbound.health.v1", "asbx.canonical.events.v1", "asbx.rejected.police.v1"} <= addresses
+    assert {
+        "asbx.inbound.health.v1",
+        "asbx.canonical.events.v1",
+        "asbx.rejected.police.v1",
+    } <= addresses

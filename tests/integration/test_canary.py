@@ -43,7 +43,9 @@ def _housing() -> ScenarioMessage:
     base = example(Partner.HOUSING, "03-asb-case-report.json")
     doc = json.loads(base.value)
     victim = doc["victims"][0]
-    victim.update(given_name=CANARIES["given"], family_name=CANARIES["family"], phone=CANARIES["phone"])
+    victim.update(
+        given_name=CANARIES["given"], family_name=CANARIES["family"], phone=CANARIES["phone"]
+    )
     doc["location"]["address_lines"] = ["Flat 9", CANARIES["street"], "Millbrook"]
     doc["narrative"] = f"Tenant reports {CANARIES['narrative']}."
     return ScenarioMessage(base.partner, base.path, base.content_type, json.dumps(doc).encode())
@@ -53,7 +55,9 @@ def _police() -> ScenarioMessage:
     base = example(Partner.POLICE, "05-incident-threats.json")
     text = base.value.decode()
     text = text.replace("Bethany", CANARIES["given"]).replace("Marsh", CANARIES["family"])
-    text = text.replace("07700 900461", CANARIES["phone"]).replace("Larkspur Court", CANARIES["street"])
+    text = text.replace("07700 900461", CANARIES["phone"]).replace(
+        "Larkspur Court", CANARIES["street"]
+    )
     doc = json.loads(text)
     doc["event"]["narrative"] = f"Caller describes {CANARIES['narrative']}."
     return ScenarioMessage(base.partner, base.path, base.content_type, json.dumps(doc).encode())
@@ -61,7 +65,11 @@ def _police() -> ScenarioMessage:
 
 def _health() -> ScenarioMessage:
     base = example(Partner.HEALTH, "03-craig-drug-alcohol-referral.json")
-    text = base.value.decode().replace("Craig", CANARIES["given"]).replace("Holden", CANARIES["family"])
+    text = (
+        base.value.decode()
+        .replace("Craig", CANARIES["given"])
+        .replace("Holden", CANARIES["family"])
+    )
     text = text.replace("9434765870", CANARIES["nhs"].replace(" ", ""))
     return ScenarioMessage(base.partner, base.path, base.content_type, text.encode())
 
@@ -96,7 +104,11 @@ async def test_no_personal_data_on_any_shared_topic(exchange: Exchange) -> None:
         records = await collect(exchange.bootstrap, topic, until=lambda rs, n=total: len(rs) >= n)
         for record in records:
             blob = b"".join(
-                [record.key or b"", record.value or b"", *(k.encode() + (v or b"") for k, v in record.headers)]
+                [
+                    record.key or b"",
+                    record.value or b"",
+                    *(k.encode() + (v or b"") for k, v in record.headers),
+                ]
             ).decode("utf-8", errors="replace")
             leaked = [n for n in needles if n in blob]
             assert not leaked, f"{topic} offset {record.offset} leaks {leaked}"

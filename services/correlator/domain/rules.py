@@ -7,7 +7,9 @@ Subject stability: a cluster's alerts use the subject of the earliest alert alre
 any of its identity tokens (records, deterministic ids, name + dob tokens), else the cluster's
 person id. So once an alert is out, later alerts about the same person keep its subject even
 if more records join the cluster and its person id would now be another token; and the raised
-alerts of both halves of a merged cluster keep blocking repeats of their episodes.
+alerts of both halves of a merged cluster keep blocking repeats of their episodes. When a
+correction or unlink splits a cluster, an alert stays with the half holding its subject token;
+the other half is a different person, with its own subject and its own episodes.
 """
 
 from __future__ import annotations

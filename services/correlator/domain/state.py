@@ -23,13 +23,13 @@ from typing import Literal
 
 from pydantic import TypeAdapter
 
-from services.correlator.domain.alerts import AlertDraft, RaisedAlert
+from services.correlator.domain.alerts import AlertDraft, RaisedAlert, alert_event
 from services.correlator.domain.facts import Fact, FactUnion
 from services.correlator.domain.policy import AreaPolicy
 from services.correlator.domain.rules import evaluate_people, evaluate_place
 from services.correlator.domain.views import current_facts
 
-__all__ = ["STATE_FORMAT", "PersonState", "PlaceState", "evaluate"]
+__all__ = ["STATE_FORMAT", "PersonState", "PlaceState", "alert_event", "evaluate"]
 
 #: Version of the changelog JSON; bump it (and migrate in ``from_json``) on any change.
 STATE_FORMAT = 1
