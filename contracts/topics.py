@@ -25,6 +25,7 @@ __all__ = [
     "CANONICAL_EVENTS",
     "DAY_MS",
     "MAX_PARTNER_RECORD_BYTES",
+    "SEVEN_YEARS",
     "PARTNERS",
     "TOPICS",
     "WINDOW_PLUS_MARGIN",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from typing import Annotated
 
 import typer
@@ -65,16 +66,36 @@ def topics() -> None:
 
 @app.command("serve")
 def serve(
-    service: Annotated[str, typer.Argument(help="housing, health or police")],
+    service: Annotated[str, typer.Argument(help="housing, health, police or correlator")],
 ) -> None:
     """Run one service until interrupted (SIGINT/SIGTERM stop it cleanly)."""
     configure_logging()
+    if service == "correlator":
+        asyncio.run(_serve_correlator())
+        return
     from services.normalise.app import build_normaliser  # noqa: PLC0415
     from services.partners.registry import adapter_for  # noqa: PLC0415
 
     if service not in {p.value for p in Partner}:
         raise typer.BadParameter(f"unknown service {service!r}")
     asyncio.run(build_normaliser(adapter_for(service)).app.run())
+
+
+async def _serve_correlator() -> None:
+    from services.correlator.app import build_correlator  # noqa: PLC0415
+    from services.correlator.domain.policy import PolicyError  # noqa: PLC0415
+    from services.settings import Settings  # noqa: PLC0415
+
+    try:
+        service = build_correlator(Settings().kafka_bootstrap_servers)
+    except PolicyError as exc:
+        typer.echo(f"area policy refused: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await service.run(stop)
 
 
 @app.command("demo")

@@ -1,0 +1,81 @@
+"""Turning alert drafts into the records the correlator publishes: the alert and its audit.
+
+Both go out in the transaction that changed the state, so an alert exists exactly when the state
+says it was raised.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from contracts.alert_envelope import ALERT_TYPE, AlertEnvelope
+from contracts.audit import AuditAction, AuditRecord
+from contracts.topics import AUDIT
+from services.correlator.domain.alerts import AlertDraft, alert_event
+from services.correlator.domain.policy import AreaPolicy
+from services.streams.engine import Output
+
+__all__ = ["alert_outputs"]
+
+_AUDIT_NS = uuid.UUID("8c0f77b5-2a8e-4b59-9a0e-5f1f0d6b3c21")
+
+
+def _envelope(draft: AlertDraft, policy: AreaPolicy) -> AlertEnvelope:
+    return AlertEnvelope(
+        id=draft.alert_id,
+        source=f"/asbx/correlator/{policy.area_id}",
+        subject=draft.subject,
+        time=draft.met_at,
+        area=policy.area_id,
+        policy=f"{policy.area_id}@{policy.threshold}/{policy.qualifying_period}",
+        data=alert_event(draft, policy),
+    )
+
+
+def alert_outputs(
+    drafts: Iterable[AlertDraft],
+    policy: AreaPolicy,
+    alerts_topic: str,
+    actor: str,
+    traceparent: bytes | None = None,
+) -> list[Output]:
+    """Alert records (keyed by subject, CloudEvents headers) and their audit records."""
+    outputs: list[Output] = []
+    for draft in drafts:
+        envelope = _envelope(draft, policy)
+        headers: list[tuple[str, bytes]] = [
+            ("ce_specversion", b"1.0"),
+            ("ce_id", envelope.id.encode()),
+            ("ce_source", envelope.source.encode()),
+            ("ce_type", ALERT_TYPE.encode()),
+            ("ce_time", envelope.time.isoformat().encode()),
+            ("ce_subject", envelope.subject.encode()),
+            ("ce_dataschema", envelope.dataschema.encode()),
+            ("content-type", b"application/json"),
+        ]
+        if traceparent:
+            headers.append(("traceparent", traceparent))
+        outputs.append(
+            Output(
+                alerts_topic,
+                draft.subject.encode(),
+                envelope.model_dump_json().encode(),
+                tuple(headers),
+            )
+        )
+        audit = AuditRecord(
+            record_id=str(uuid.uuid5(_AUDIT_NS, f"alert|{draft.alert_id}")),
+            at=draft.met_at,
+            actor=actor,
+            action=AuditAction.ALERT_RAISED,
+            event_id=draft.alert_id,
+            event_type=ALERT_TYPE,
+            subject=draft.subject,
+            purpose=envelope.purpose.value,
+            lawful_basis=envelope.lawful_basis.value,
+            recipient=",".join(a.value for a in envelope.data.audiences),
+            outcome=f"{draft.rule.value}: {len(draft.event_ids)} event(s) contributed"[:300],
+        )
+        outputs.append(Output(AUDIT.name, actor.encode(), audit.model_dump_json().encode()))
+    return outputs

@@ -1,0 +1,95 @@
+"""The correlator service: three transactional stages over the canonical events.
+
+    canonical events ──► routes stage ──► person mentions ──► person stage ──┐
+                                     └──► place mentions  ──► place stage  ──┴─► alerts (+ audit)
+
+Each stage is a :class:`TransactionalEngine` in its own consumer group; an instance runs all
+three, and more instances with the same ``ASBX_CORRELATOR_ID`` split the partitions. FastStream
+is not used here: its subscribers commit offsets on their own, while these stages must commit
+input offsets inside the Kafka transaction that carries their output and state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from deploy.kafka_client import client_config_from_env
+from deploy.topics import ensure_topics
+from services.correlator.domain.policy import AreaPolicy, load_policy
+from services.correlator.domain.state import PersonState, PlaceState
+from services.correlator.keyed import KeyedRules
+from services.correlator.router import MentionRouter
+from services.correlator.settings import CorrelatorSettings
+from services.correlator.topics import CorrelatorTopics
+from services.streams.engine import EngineConfig, TransactionalEngine
+
+__all__ = ["CorrelatorService", "build_correlator"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class CorrelatorService:
+    """One correlator instance: its policy, topics and stage engines."""
+
+    policy: AreaPolicy
+    topics: CorrelatorTopics
+    bootstrap: str
+    engines: list[TransactionalEngine[Any]]
+    client_config: dict[str, Any] = field(default_factory=dict)
+
+    async def prepare(self) -> None:
+        """Create the internal topics (idempotent)."""
+        await ensure_topics(self.bootstrap, self.topics.specs(), client_config=self.client_config)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run every stage until ``stop`` is set."""
+        await self.prepare()
+        log.info(
+            "correlator.started", area=self.policy.area_id, correlator_id=self.topics.correlator_id
+        )
+        await asyncio.gather(*(engine.run(stop) for engine in self.engines))
+
+    @property
+    def processed(self) -> int:
+        """Records processed by all stages of this instance."""
+        return sum(engine.processed for engine in self.engines)
+
+
+def build_correlator(
+    bootstrap: str, settings: CorrelatorSettings | None = None
+) -> CorrelatorService:
+    """Wire the stages. An invalid area policy fails here, naming the bad field."""
+    settings = settings or CorrelatorSettings()
+    policy = load_policy(settings.policy_file)
+    topics = CorrelatorTopics(settings.correlator_id, settings.partitions)
+    client_config = client_config_from_env()
+    actor = f"correlator:{policy.area_id}"
+
+    def config(stage: str, input_topic: str) -> EngineConfig:
+        return EngineConfig(
+            name=stage,
+            bootstrap=bootstrap,
+            input_topic=input_topic,
+            changelog_topic=topics.changelog(stage),
+            group_id=f"{settings.correlator_id}.{stage}",
+            dead_letter_topic=topics.dead_letter,
+            client_config=client_config,
+        )
+
+    engines: list[TransactionalEngine[Any]] = [
+        TransactionalEngine(config("routes", settings.input_topic), MentionRouter(policy, topics)),
+        TransactionalEngine(
+            config("person", topics.person_mentions),
+            KeyedRules(PersonState, policy, settings.alerts_topic, actor),
+        ),
+        TransactionalEngine(
+            config("place", topics.place_mentions),
+            KeyedRules(PlaceState, policy, settings.alerts_topic, actor),
+        ),
+    ]
+    return CorrelatorService(policy, topics, bootstrap, engines, client_config)

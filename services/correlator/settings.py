@@ -1,0 +1,35 @@
+"""Correlator settings: which area policy, which topics, which consumer groups.
+
+``ASBX_CORRELATOR_ID`` names one correlator deployment: its consumer groups, transactional ids
+and internal topics all derive from it, so a second deployment (another area, or a test) never
+shares state with the first. Instances with the same id are members of one deployment and split
+its partitions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.topics import ALERTS, CANONICAL_EVENTS
+from services.correlator.domain.policy import DEFAULT_POLICY_FILE
+
+__all__ = ["CorrelatorSettings"]
+
+
+class CorrelatorSettings(BaseSettings):
+    """Settings read once by ``asbx serve correlator``."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    correlator_id: str = Field(
+        default="asbx-correlator",
+        pattern=r"^[a-z0-9][a-z0-9.-]{0,80}$",
+        validation_alias="ASBX_CORRELATOR_ID",
+    )
+    policy_file: Path = Field(default=DEFAULT_POLICY_FILE, validation_alias="ASBX_AREA_POLICY")
+    input_topic: str = Field(default=CANONICAL_EVENTS.name, validation_alias="ASBX_CANONICAL_TOPIC")
+    alerts_topic: str = Field(default=ALERTS.name, validation_alias="ASBX_ALERTS_TOPIC")
+    partitions: int = Field(default=CANONICAL_EVENTS.partitions, ge=1, le=256)
