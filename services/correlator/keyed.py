@@ -4,8 +4,9 @@ Each mention updates the state of its key; if the state changed, the rules run f
 any new alert drafts are published and remembered in the same transaction. Rules work on event
 time, so a partition's *stream time* (the newest event time it has seen) stands in for "now": a
 condition that needs time to pass without news (a CPN with no CPW after a grace period) is
-re-checked when the partition's stream time reaches a new day. Stream time is kept in the
-changelog like any state, so recovery resumes with the same clock.
+re-checked when the partition's stream time reaches a new day. Ordinary evaluation uses only the
+key's own facts as its clock, so keys sharing a partition never affect each other's results.
+Stream time is kept in the changelog like any state, so recovery resumes with the same clock.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ class KeyedRules(Generic[S]):
         state = state if isinstance(state, self._type) else self._type(key=key)
         outputs: list[Output] = []
         if state.apply(fact):
-            outputs += self._run(store, state, clock, trace)
+            # The key's own facts set its clock: other keys sharing the partition must not make
+            # this key's history look late (and arrival interleaving must not change alerts).
+            outputs += self._run(store, state, None, trace)
             if isinstance(fact, InterventionFact) and fact.intervention is (
                 InterventionType.COMMUNITY_PROTECTION_NOTICE
             ):
@@ -89,17 +92,17 @@ class KeyedRules(Generic[S]):
             for waiting in sorted(self._watch(store) - {key}):
                 held = store.get(waiting)
                 if isinstance(held, self._type):
-                    outputs += self._run(store, held, clock, None)
+                    outputs += self._run(store, held, clock.at, None)
         return outputs
 
     def _run(
         self,
         store: PartitionStore[S | StreamClock],
         state: S,
-        clock: StreamClock,
+        now_hint: datetime | None,
         trace: bytes | None,
     ) -> list[Output]:
-        drafts = evaluate(self._policy, state, now_hint=clock.at)
+        drafts = evaluate(self._policy, state, now_hint=now_hint)
         if drafts:
             state.mark_raised(drafts)
         store.put(state.key, state)

@@ -15,17 +15,20 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.kafka.metadata import partitions_of
 
-__all__ = ["collect", "end_offsets"]
+__all__ = ["collect", "end_offsets", "read_all"]
 
 Offsets = dict[TopicPartition, int]
 _FETCH_BYTES = 64 * 1024 * 1024
 
 
-def _consumer(bootstrap: str, client_config: dict[str, Any] | None) -> AIOKafkaConsumer:
+def _consumer(
+    bootstrap: str, client_config: dict[str, Any] | None, isolation_level: str = "read_committed"
+) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        isolation_level=isolation_level,
         max_partition_fetch_bytes=_FETCH_BYTES,
         fetch_max_bytes=_FETCH_BYTES,
         **(client_config or {}),
@@ -78,5 +81,30 @@ async def collect(
                 seen.extend(records)
             await asyncio.sleep(0)
         return seen
+    finally:
+        await consumer.stop()
+
+
+async def read_all(
+    bootstrap: str, topic: str, client_config: dict[str, Any] | None = None
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every committed record of ``topic`` up to its end now (transaction markers skipped)."""
+    consumer = _consumer(bootstrap, client_config, isolation_level="read_committed")
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        partitions = await partitions_of(consumer, topic)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        pending = {tp for tp in partitions if ends[tp] > 0}
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=500)
+            for batch in batches.values():
+                records.extend(batch)
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+        return records
     finally:
         await consumer.stop()

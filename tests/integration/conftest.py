@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
+from contracts.topics import KeyKind, TopicSpec
 from contracts.vocab import Partner
+from deploy.topics import ensure_topics
+from services.correlator.app import CorrelatorService, build_correlator
+from services.correlator.settings import CorrelatorSettings
 from services.normalise.app import build_normaliser
 from services.partners.registry import adapter_for
 from services.protection.keys import LocalKeyStore
@@ -41,3 +47,45 @@ async def exchange(kafka_broker: Broker, keys_dir: Path) -> AsyncIterator[Exchan
     finally:
         for service in services:
             await service.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def correlator(kafka_broker: Broker) -> AsyncIterator[CorrelatorService]:
+    """A correlator deployment of its own (fresh id, own alerts topic) for this session."""
+    service = await start_correlator(kafka_broker.bootstrap, "default")
+    try:
+        yield service
+    finally:
+        await stop_correlator(service)
+
+
+_RUNNING: dict[int, tuple[asyncio.Event, asyncio.Task[None]]] = {}
+
+
+async def start_correlator(
+    bootstrap: str, name: str, policy_file: Path | None = None
+) -> CorrelatorService:
+    """Start a correlator with its own id and alerts topic; stop it with stop_correlator."""
+    correlator_id = f"test-{name}-{uuid.uuid4().hex[:8]}"
+    alerts_topic = f"asbx.test.alerts.{correlator_id}"
+    await ensure_topics(
+        bootstrap, [TopicSpec(name=alerts_topic, purpose="test alerts", key=KeyKind.SUBJECT_TOKEN)]
+    )
+    settings = CorrelatorSettings(
+        ASBX_CORRELATOR_ID=correlator_id,
+        ASBX_ALERTS_TOPIC=alerts_topic,
+        **({"ASBX_AREA_POLICY": policy_file} if policy_file else {}),
+    )
+    service = build_correlator(bootstrap, settings)
+    await service.prepare()
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    _RUNNING[id(service)] = (stop, task)
+    return service
+
+
+async def stop_correlator(service: CorrelatorService) -> None:
+    """Stop a correlator started by start_correlator."""
+    stop, task = _RUNNING.pop(id(service))
+    stop.set()
+    await task

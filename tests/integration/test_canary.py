@@ -17,7 +17,7 @@ from contracts.audit import AuditAction
 from contracts.topics import PARTNERS, inbound_topic
 from contracts.vocab import Partner
 from services.demo.scenario import ScenarioMessage
-from services.kafka.reader import collect, end_offsets
+from services.kafka.reader import read_all
 from tests.integration.exchange import Exchange, example
 
 pytestmark = pytest.mark.kafka
@@ -99,9 +99,7 @@ async def test_no_personal_data_on_any_shared_topic(exchange: Exchange) -> None:
     needles = {form for text in CANARIES.values() for form in _forms(text)}
     scanned = 0
     for topic in shared:
-        ends = await end_offsets(exchange.bootstrap, topic)
-        total = sum(ends.values())
-        records = await collect(exchange.bootstrap, topic, until=lambda rs, n=total: len(rs) >= n)
+        records = await read_all(exchange.bootstrap, topic)
         for record in records:
             blob = b"".join(
                 [
