@@ -39,6 +39,7 @@ class CorrelatorService:
     policy: AreaPolicy
     topics: CorrelatorTopics
     bootstrap: str
+    alerts_topic: str
     engines: list[TransactionalEngine[Any]]
     client_config: dict[str, Any] = field(default_factory=dict)
 
@@ -92,4 +93,6 @@ def build_correlator(
             KeyedRules(PlaceState, policy, settings.alerts_topic, actor),
         ),
     ]
-    return CorrelatorService(policy, topics, bootstrap, engines, client_config)
+    return CorrelatorService(
+        policy, topics, bootstrap, settings.alerts_topic, engines, client_config
+    )

@@ -101,7 +101,7 @@ async def test_threshold_rules_on_the_broker(
     found: dict[str, list[AlertEnvelope]] = {}
     for area, service in deployments.items():
         await wait_caught_up(service)
-        found[area] = await alerts(service.bootstrap, service.engines[1].processor._alerts_topic)
+        found[area] = await alerts(service.bootstrap, service.alerts_topic)
     for name, (_, policy, expected) in CASES.items():
         assert _counted(found[policy.area_id], sent[name]) == expected, name
 

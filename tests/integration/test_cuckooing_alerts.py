@@ -27,7 +27,7 @@ async def test_scenario_raises_the_expected_alerts_once(
     await exchange.send(*messages)
     await exchange.send(*messages)  # redelivered whole: must change nothing
     await wait_caught_up(correlator)
-    found = await alerts(correlator.bootstrap, correlator.engines[1].processor._alerts_topic)  # noqa: SLF001
+    found = await alerts(correlator.bootstrap, correlator.alerts_topic)
 
     tokens = Tokeniser(keys)
     bethany = tokens.token(TokenKind.NAME_DOB, "BETHANY MARSH|1989-04-17")
