@@ -14,18 +14,22 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from contracts.alert_envelope import AlertEnvelope
 from contracts.audit import AuditAction, AuditRecord
 from contracts.topics import AUDIT, CANONICAL_EVENTS, inbound_topic, rejected_topic
 from deploy.kafka_client import client_config_from_env
 from deploy.topics import ensure_topics
+from services.correlator.app import build_correlator
+from services.correlator.progress import caught_up
 from services.demo.scenario import ScenarioMessage, bad_examples, scenario
-from services.kafka.reader import collect, end_offsets
+from services.kafka.reader import collect, end_offsets, read_all
 from services.normalise.app import NormaliserService, build_normaliser
 from services.partners.registry import adapter_for
 from services.settings import Settings
@@ -153,6 +157,26 @@ def _render(fates: list[MessageFate], console: Console) -> None:
     console.print(table)
 
 
+def _render_alerts(records: list[Any], console: Console) -> None:
+    table = Table(title="Case-review alerts on asbx.alerts.v1 (for police and the lead agency)")
+    for column in ("rule", "subject", "why", "incidents counted", "response due"):
+        table.add_column(column)
+    for record in records:
+        alert = AlertEnvelope.model_validate_json(record.value).data
+        incidents = "; ".join(
+            f"{i.occurred_at.date()} ({'+'.join(a.value for a in i.reporting_agencies)})"
+            for i in alert.incidents
+        )
+        table.add_row(
+            alert.rule.value,
+            alert.subject[:22] + "...",
+            alert.reason,
+            incidents or "-",
+            str(alert.response_due_on or "-"),
+        )
+    console.print(table)
+
+
 async def _sample_event(bootstrap: str, fates: list[MessageFate], console: Console) -> None:
     ids = {r.event_id for f in fates for r in f.records if r.event_id}
     if not ids:
@@ -203,20 +227,28 @@ async def run_demo(*, keep_broker: bool = True) -> int:
     created = await ensure_topics(bootstrap, client_config=client_config_from_env())
     console.print(f"Topics ready ({len(created)} created now).")
 
+    stop_correlator = asyncio.Event()
+    correlator = build_correlator(bootstrap)
+    correlator_task = asyncio.create_task(correlator.run(stop_correlator))
     services: list[NormaliserService] = [
         build_normaliser(adapter_for(p), settings) for p in ("housing", "health", "police")
     ]
     for service in services:
         await service.start()
-    console.print("Normalisers running: housing, health, police.\n")
+    console.print("Normalisers running: housing, health, police; correlator running.\n")
     try:
         good, bad = scenario(), bad_examples()
         fates = await replay(bootstrap, [*good, *bad], console)
         _render(fates, console)
         await _sample_event(bootstrap, fates, console)
+        with console.status("Correlating across agencies..."):
+            await caught_up(correlator)
+        _render_alerts(await read_all(bootstrap, correlator.alerts_topic), console)
     finally:
         for service in services:
             await service.stop()
+        stop_correlator.set()
+        await correlator_task
         if local is not None and not keep_broker:
             await asyncio.to_thread(local.stop)
     bad_ok = all(
