@@ -11,9 +11,12 @@ from collections.abc import Iterable
 
 from contracts.alert_envelope import ALERT_TYPE, AlertEnvelope
 from contracts.audit import AuditAction, AuditRecord
+from contracts.protected import SealedField
 from contracts.topics import AUDIT
-from services.correlator.domain.alerts import AlertDraft, alert_event
+from services.correlator.domain.alerts import ALERT_AUDIENCES, AlertDraft, alert_event
 from services.correlator.domain.policy import AreaPolicy
+from services.protection.keys import KeyStore
+from services.protection.sealing import FieldSealer
 from services.streams.engine import Output
 
 __all__ = ["alert_outputs"]
@@ -21,7 +24,28 @@ __all__ = ["alert_outputs"]
 _AUDIT_NS = uuid.UUID("8c0f77b5-2a8e-4b59-9a0e-5f1f0d6b3c21")
 
 
-def _envelope(draft: AlertDraft, policy: AreaPolicy) -> AlertEnvelope:
+def _details(draft: AlertDraft, keys: KeyStore | None) -> SealedField | None:
+    """What a lead officer needs to build the chronology, sealed for the alert's audiences.
+
+    The correlator holds only audience public keys: it can seal these details but never open
+    them (nor any partner field).
+    """
+    if keys is None:
+        return None
+    detail = {
+        "reason_code": draft.reason_code,
+        "scope": draft.scope,
+        "ordinal": draft.ordinal,
+        "contributing_event_ids": sorted(draft.event_ids),
+        "met_at": draft.met_at.isoformat(),
+    }
+    return FieldSealer(keys, draft.alert_id).seal(
+        "details", "alert_detail", detail, ALERT_AUDIENCES
+    )
+
+
+def _envelope(draft: AlertDraft, policy: AreaPolicy, keys: KeyStore | None) -> AlertEnvelope:
+    event = alert_event(draft, policy)
     return AlertEnvelope(
         id=draft.alert_id,
         source=f"/asbx/correlator/{policy.area_id}",
@@ -29,21 +53,23 @@ def _envelope(draft: AlertDraft, policy: AreaPolicy) -> AlertEnvelope:
         time=draft.met_at,
         area=policy.area_id,
         policy=f"{policy.area_id}@{policy.threshold}/{policy.qualifying_period}",
-        data=alert_event(draft, policy),
+        data=event.model_copy(update={"details": _details(draft, keys)}),
     )
 
 
 def alert_outputs(
     drafts: Iterable[AlertDraft],
     policy: AreaPolicy,
+    *,
     alerts_topic: str,
     actor: str,
     traceparent: bytes | None = None,
+    keys: KeyStore | None = None,
 ) -> list[Output]:
     """Alert records (keyed by subject, CloudEvents headers) and their audit records."""
     outputs: list[Output] = []
     for draft in drafts:
-        envelope = _envelope(draft, policy)
+        envelope = _envelope(draft, policy, keys)
         headers: list[tuple[str, bytes]] = [
             ("ce_specversion", b"1.0"),
             ("ce_id", envelope.id.encode()),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -25,6 +26,8 @@ from services.correlator.keyed import KeyedRules
 from services.correlator.router import MentionRouter
 from services.correlator.settings import CorrelatorSettings
 from services.correlator.topics import CorrelatorTopics
+from services.protection.keys import LocalKeyStore
+from services.settings import Settings
 from services.streams.engine import EngineConfig, TransactionalEngine
 
 __all__ = ["CorrelatorService", "build_correlator"]
@@ -62,7 +65,7 @@ class CorrelatorService:
 
 
 def build_correlator(
-    bootstrap: str, settings: CorrelatorSettings | None = None
+    bootstrap: str, settings: CorrelatorSettings | None = None, keys_dir: Path | None = None
 ) -> CorrelatorService:
     """Wire the stages. An invalid area policy fails here, naming the bad field."""
     settings = settings or CorrelatorSettings()
@@ -70,6 +73,7 @@ def build_correlator(
     topics = CorrelatorTopics(settings.correlator_id, settings.partitions)
     client_config = client_config_from_env()
     actor = f"correlator:{policy.area_id}"
+    keys = LocalKeyStore(keys_dir or Settings().keys_dir)
 
     def config(stage: str, input_topic: str) -> EngineConfig:
         return EngineConfig(
@@ -86,11 +90,11 @@ def build_correlator(
         TransactionalEngine(config("routes", settings.input_topic), MentionRouter(policy, topics)),
         TransactionalEngine(
             config("person", topics.person_mentions),
-            KeyedRules(PersonState, policy, settings.alerts_topic, actor),
+            KeyedRules(PersonState, policy, settings.alerts_topic, actor, keys),
         ),
         TransactionalEngine(
             config("place", topics.place_mentions),
-            KeyedRules(PlaceState, policy, settings.alerts_topic, actor),
+            KeyedRules(PlaceState, policy, settings.alerts_topic, actor, keys),
         ),
     ]
     return CorrelatorService(

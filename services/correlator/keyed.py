@@ -25,6 +25,7 @@ from services.correlator.alerting import alert_outputs
 from services.correlator.domain.facts import InterventionFact, fact_from_event
 from services.correlator.domain.policy import AreaPolicy
 from services.correlator.domain.state import PersonState, PlaceState, evaluate
+from services.protection.keys import KeyStore
 from services.streams.engine import Output
 from services.streams.store import PartitionStore
 
@@ -53,8 +54,14 @@ class KeyedRules(Generic[S]):
     """Processor for person or place state."""
 
     def __init__(
-        self, state_type: type[S], policy: AreaPolicy, alerts_topic: str, actor: str
+        self,
+        state_type: type[S],
+        policy: AreaPolicy,
+        alerts_topic: str,
+        actor: str,
+        keys: KeyStore | None = None,
     ) -> None:
+        self._keys = keys
         self._type: type[S] = state_type
         self._policy = policy
         self._alerts_topic = alerts_topic
@@ -106,7 +113,14 @@ class KeyedRules(Generic[S]):
         if drafts:
             state.mark_raised(drafts)
         store.put(state.key, state)
-        return alert_outputs(drafts, self._policy, self._alerts_topic, self._actor, trace)
+        return alert_outputs(
+            drafts,
+            self._policy,
+            alerts_topic=self._alerts_topic,
+            actor=self._actor,
+            traceparent=trace,
+            keys=self._keys,
+        )
 
     def _watch(self, store: PartitionStore[S | StreamClock]) -> set[str]:
         """Keys holding a CPN, rebuilt from state after recovery, kept up to date after."""

@@ -50,9 +50,9 @@ async def exchange(kafka_broker: Broker, keys_dir: Path) -> AsyncIterator[Exchan
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def correlator(kafka_broker: Broker) -> AsyncIterator[CorrelatorService]:
+async def correlator(kafka_broker: Broker, keys_dir: Path) -> AsyncIterator[CorrelatorService]:
     """A correlator deployment of its own (fresh id, own alerts topic) for this session."""
-    service = await start_correlator(kafka_broker.bootstrap, "default")
+    service = await start_correlator(kafka_broker.bootstrap, "default", keys_dir=keys_dir)
     try:
         yield service
     finally:
@@ -63,7 +63,7 @@ _RUNNING: dict[int, tuple[asyncio.Event, asyncio.Task[None]]] = {}
 
 
 async def start_correlator(
-    bootstrap: str, name: str, policy_file: Path | None = None
+    bootstrap: str, name: str, policy_file: Path | None = None, keys_dir: Path | None = None
 ) -> CorrelatorService:
     """Start a correlator with its own id and alerts topic; stop it with stop_correlator."""
     correlator_id = f"test-{name}-{uuid.uuid4().hex[:8]}"
@@ -76,7 +76,7 @@ async def start_correlator(
         ASBX_ALERTS_TOPIC=alerts_topic,
         **({"ASBX_AREA_POLICY": policy_file} if policy_file else {}),
     )
-    service = build_correlator(bootstrap, settings)
+    service = build_correlator(bootstrap, settings, keys_dir)
     await service.prepare()
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))

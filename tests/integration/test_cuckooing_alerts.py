@@ -7,10 +7,11 @@ from collections import Counter
 
 import pytest
 
-from contracts.vocab import AlertRule, TokenKind
+from contracts.vocab import AlertRule, Audience, TokenKind
 from services.correlator.app import CorrelatorService
 from services.demo.scenario import scenario
 from services.protection.keys import LocalKeyStore
+from services.protection.sealing import NotPermittedError, Opener
 from services.protection.tokens import Tokeniser
 from tests.integration.correlation import alerts, wait_caught_up
 from tests.integration.exchange import Exchange, with_message_id
@@ -44,6 +45,11 @@ async def test_scenario_raises_the_expected_alerts_once(
     # Which agencies are listed depends on whether housing's report of 1 April had arrived when
     # the threshold was met (partners' streams interleave); it is never a second incident.
     assert threshold.data.response_due_on is not None
+    assert threshold.data.details is not None
+    details = Opener(keys, Audience.POLICE).open(threshold.data.details, threshold.id)
+    assert len(details["contributing_event_ids"]) >= 3
+    with pytest.raises(NotPermittedError):  # sealed for police and the lead agency only
+        Opener(keys, Audience.HOUSING).open(threshold.data.details, threshold.id)
     reviews = [a for a in hers if a.data.rule is AlertRule.REVIEW_SUGGESTED]
     assert sum("vulnerab" in a.data.reason.lower() for a in reviews) == 1
     assert rules[AlertRule.SECOND_REPORT_PROMPT] == 1
