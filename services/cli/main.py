@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from contracts.vocab import Partner
+from contracts.vocab import Audience, Partner
 from services.observability.logging import configure_logging
 
 __all__ = ["app"]
@@ -109,6 +109,21 @@ def demo(
     from services.demo.runner import run_demo  # noqa: PLC0415
 
     raise typer.Exit(asyncio.run(run_demo(keep_broker=keep_broker)))
+
+
+@app.command("chronology")
+def chronology(
+    subject: Annotated[str, typer.Argument(help="subject token, e.g. from an alert")],
+    audience: Annotated[Audience, typer.Option(help="whose keys open the sealed fields")],
+    purpose: Annotated[str, typer.Option(help="why the record is consulted")],
+    justification: Annotated[str, typer.Option(help="recorded in the audit log")],
+    actor: Annotated[str, typer.Option(help="who is asking")] = "lead-officer",
+) -> None:
+    """A subject's events across partners, oldest first; opening is audited as a disclosure."""
+    configure_logging(fmt="json", level="WARNING")
+    from services.cli.chronology import show_chronology  # noqa: PLC0415
+
+    asyncio.run(show_chronology(subject, audience, purpose, justification, actor))
 
 
 @contracts_app.command("generate")
