@@ -6,6 +6,7 @@ The broker commands use the local KRaft node unless ``KAFKA_BOOTSTRAP_SERVERS`` 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 from typing import Annotated
@@ -105,7 +106,9 @@ def demo(
     ] = True,
 ) -> None:
     """Start the broker, create topics, run the services and replay the cuckooing scenario."""
-    configure_logging(fmt="json" if os.environ.get("CI") else "console", level="WARNING")
+    # The demo's own tables say what happened; logs would only interleave with them.
+    configure_logging(fmt="json" if os.environ.get("CI") else "console", level="ERROR")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     from services.demo.runner import run_demo  # noqa: PLC0415
 
     raise typer.Exit(asyncio.run(run_demo(keep_broker=keep_broker)))

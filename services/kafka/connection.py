@@ -8,6 +8,7 @@ and a TLS/SASL cluster unchanged.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -50,6 +51,8 @@ def build_broker(bootstrap: str, client_id: str, **overrides: Any) -> KafkaBroke
         "max_request_size": MAX_RECORD_BYTES + 1024 * 1024,
         "client_id": client_id,
         "security": faststream_security(client_config_from_env()),
+        # FastStream's access log goes through the process's structlog set-up, at its level.
+        "logger": logging.getLogger("asbx.faststream"),
     }
     settings.update(overrides)
     return KafkaBroker(bootstrap, **settings)
