@@ -21,11 +21,12 @@ import yaml
 
 from contracts.alert_envelope import AlertEnvelope
 from contracts.envelope import CanonicalEvent
-from contracts.vocab import AlertRule
+from contracts.vocab import AlertRule, AsbCategory, Partner
 from services.correlator.app import CorrelatorService, build_correlator
 from services.correlator.domain.periods import local_date
 from services.correlator.domain.policy import AreaPolicy, PolicyError
 from services.correlator.settings import CorrelatorSettings
+from tests.correlator.builders import Who, incident, place
 from tests.correlator.test_threshold import CASES, R
 from tests.integration.conftest import start_correlator, stop_correlator
 from tests.integration.correlation import alerts, publish_canonical, wait_caught_up
@@ -115,3 +116,60 @@ def test_threshold_above_three_refused_naming_the_field(tmp_path: Path) -> None:
         build_correlator("127.0.0.1:1", CorrelatorSettings(ASBX_AREA_POLICY=path))
     assert refused.value.field == "threshold"
     assert "threshold" in str(refused.value)
+
+
+async def test_hate_and_locality_reviews_on_the_broker(
+    deployments: dict[str, CorrelatorService],
+) -> None:
+    """One hate incident suggests a review; five distinct complainants at a place do, four not."""
+    service = deployments["test"]
+    tag = _letters(int(RUN, 16))
+    hate_victim = Who("Hal", f"Hate{tag}", date(1975, 5, 5), police_id=f"H-{tag}")
+    busy, quiet = place(f"busy{RUN}"), place(f"quiet{RUN}")
+    events = [
+        incident(
+            f"hate-{RUN}",
+            Partner.POLICE,
+            "2026-02-01T21:00",
+            "2026-02-02T09:00",
+            victims=[hate_victim],
+            hate=True,
+        ),
+    ]
+    for where, count in ((busy, 5), (quiet, 4)):
+        for n in range(count):
+            neighbour = Who(
+                "Nia",
+                f"Near{tag}{_letters(n + 1)}",
+                date(1960 + n, 1, 2),
+                police_id=f"N-{tag}-{where.uprn}-{n}",
+            )
+            events.append(
+                incident(
+                    f"loc-{RUN}-{where.uprn}-{n}",
+                    Partner.HOUSING,
+                    f"2026-03-{n + 1:02d}T20:00",
+                    f"2026-03-{n + 1:02d}T22:00",
+                    complainants=[neighbour],
+                    where=where,
+                    category=AsbCategory.NUISANCE,
+                )
+            )
+    await publish_canonical(service.bootstrap, events)
+    await wait_caught_up(service)
+    found = await alerts(service.bootstrap, service.alerts_topic)
+    hate_ids = {events[0].id}
+    hate = [
+        a
+        for a in found
+        if a.data.rule is AlertRule.REVIEW_SUGGESTED
+        and {e for i in a.data.incidents for e in i.event_ids} == hate_ids
+    ]
+    assert len(hate) == 1
+    assert "hate" in hate[0].data.reason
+    locality = [
+        a
+        for a in found
+        if a.data.rule is AlertRule.REVIEW_SUGGESTED and a.subject in {busy.uprn, quiet.uprn}
+    ]
+    assert [a.subject for a in locality] == [busy.uprn]
