@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from services.protection.keys import LocalKeyStore
 from services.protection.sealing import NotPermittedError, Opener
 from services.protection.tokens import Tokeniser
 from services.sharing.agreements import load
+from tests.partners.privacy import leaks, personal_values
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "services/partners/housing/examples"
 GOOD = sorted(EXAMPLES.glob("*.json"))
@@ -91,30 +91,6 @@ def refuse(document: Any) -> Refusal:
     with pytest.raises(Refusal) as caught:
         ADAPTER.parse(raw, {})
     return caught.value
-
-
-def personal_values(node: Any, key: str | None = None) -> set[str]:
-    """Every string under a personal key of a partner message, plus compact forms."""
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for k, v in node.items():
-            found |= personal_values(v, k)
-    elif isinstance(node, list):
-        for item in node:
-            found |= personal_values(item, key)
-    elif isinstance(node, str) and key in PERSONAL_KEYS:
-        found |= {node, node.replace(" ", "")}
-    return found
-
-
-def leaks(text: str, secrets: set[str] | list[str]) -> list[str]:
-    """Secrets found in ``text`` as whole words (tokens and ciphertext are base64url)."""
-    edge = r"[A-Za-z0-9_-]"
-    return [
-        s
-        for s in secrets
-        if re.search(rf"(?<!{edge}){re.escape(s)}(?!{edge})", text, re.IGNORECASE)
-    ]
 
 
 def test_every_example_maps_deterministically(keys: LocalKeyStore) -> None:
@@ -361,7 +337,7 @@ def test_canary_no_plaintext_in_canonical_events(keys: LocalKeyStore) -> None:
     dumped: list[str] = []
     secrets: set[str] = set(SCENARIO_PLAINTEXT)
     for path in GOOD:
-        secrets |= personal_values(json.loads(path.read_text()))
+        secrets |= personal_values(json.loads(path.read_text()), PERSONAL_KEYS)
         result, _ = run(path.name, keys)
         assert all(isinstance(e, CanonicalEvent) for e in result.events)
         dumped += [e.model_dump_json() for e in result.events]
