@@ -178,7 +178,12 @@ def _render_alerts(records: list[Any], console: Console) -> None:
 
 
 async def _sample_event(bootstrap: str, fates: list[MessageFate], console: Console) -> None:
-    ids = {r.event_id for f in fates for r in f.records if r.event_id}
+    ids = {
+        r.event_id
+        for f in fates
+        for r in f.records
+        if r.event_id and r.event_type == "uk.asbx.asb_incident_reported.v1"
+    }
     if not ids:
         return
     records = await collect(
