@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from contracts.vocab import Audience, Partner
+from services.cli.audit import audit_app
 from services.observability.logging import configure_logging
 
 __all__ = ["app"]
@@ -23,6 +24,7 @@ broker_app = typer.Typer(help="The local single-node Kafka broker.", no_args_is_
 contracts_app = typer.Typer(help="Published contracts: JSON Schema and AsyncAPI.")
 app.add_typer(broker_app, name="broker")
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(audit_app, name="audit")
 
 
 @broker_app.command("start")
