@@ -9,7 +9,6 @@ record is sought back and retried, never skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import structlog
 from faststream import AckPolicy, FastStream
@@ -29,7 +28,7 @@ from services.normalise.pipeline import Normaliser
 from services.normalise.port import PartnerAdapter
 from services.protection.keys import LocalKeyStore
 from services.settings import Settings
-from services.sharing.agreements import load as load_agreements
+from services.sharing.agreements import AgreementFile
 
 __all__ = ["NormaliserService", "build_normaliser"]
 
@@ -90,7 +89,7 @@ def build_normaliser(
     normaliser = Normaliser(
         adapter,
         keys=LocalKeyStore(settings.keys_dir),
-        agreements=partial(load_agreements, settings.agreements_file),
+        agreements=AgreementFile(settings.agreements_file),
         seen=seen,
         max_message_bytes=settings.max_message_bytes,
     )

@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.vocab import Audience, LawfulBasis, Partner, Purpose
 
-__all__ = ["DEFAULT_AGREEMENTS", "Agreement", "AgreementSet", "UnknownDataClassError", "load"]
+__all__ = [
+    "DEFAULT_AGREEMENTS",
+    "Agreement",
+    "AgreementFile",
+    "AgreementSet",
+    "UnknownDataClassError",
+    "load",
+]
 
 DEFAULT_AGREEMENTS = Path(__file__).resolve().parents[2] / "deploy" / "config" / "agreements.yaml"
 
@@ -67,3 +74,24 @@ def load(path: Path | None = None) -> AgreementSet:
     """Read and validate agreements (``ASBX_AGREEMENTS_FILE`` or the repository default)."""
     chosen = path or Path(os.environ.get("ASBX_AGREEMENTS_FILE", DEFAULT_AGREEMENTS))
     return AgreementSet.model_validate(yaml.safe_load(chosen.read_text()))
+
+
+class AgreementFile:
+    """Agreements from one file, re-read only when the file changes.
+
+    Services call it for every message: a changed agreement applies to the next event without a
+    restart, and an unchanged file costs one ``stat``.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path or Path(os.environ.get("ASBX_AGREEMENTS_FILE", DEFAULT_AGREEMENTS))
+        self._stamp: tuple[int, int] | None = None
+        self._current: AgreementSet | None = None
+
+    def __call__(self) -> AgreementSet:
+        """The agreements in force now."""
+        stat = self._path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if self._current is None or stamp != self._stamp:
+            self._current, self._stamp = load(self._path), stamp
+        return self._current

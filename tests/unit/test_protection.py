@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.vocab import Audience, TokenKind
+from contracts.vocab import Audience, Partner, TokenKind
 from services.protection.keys import LocalKeyStore
 from services.protection.sealing import FieldSealer, NotPermittedError, Opener, UnreadableError
 from services.protection.tokens import Tokeniser
@@ -87,3 +87,19 @@ def test_sealing_for_nobody_is_refused(keys: LocalKeyStore) -> None:
     """A field no audience may read must be dropped, not sealed into a black hole."""
     with pytest.raises(ValueError, match="no audience"):
         FieldSealer(keys, "e").seal("n", "narrative", "x", [])
+
+
+def test_agreement_change_applies_to_the_next_event(tmp_path: Path) -> None:
+    """Editing the agreements file changes the audiences of events sealed afterwards."""
+    from services.sharing.agreements import DEFAULT_AGREEMENTS, AgreementFile  # noqa: PLC0415
+
+    path = tmp_path / "agreements.yaml"
+    path.write_text(DEFAULT_AGREEMENTS.read_text())
+    current = AgreementFile(path)
+    assert Audience.HOUSING not in current().for_partner(Partner.POLICE).audiences("contact")
+    path.write_text(
+        DEFAULT_AGREEMENTS.read_text().replace(
+            "      contact: [police, lead_agency]", "      contact: [police, housing, lead_agency]"
+        )
+    )
+    assert Audience.HOUSING in current().for_partner(Partner.POLICE).audiences("contact")
