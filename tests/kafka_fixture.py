@@ -57,8 +57,11 @@ __all__ = [
 DOCKER_IMAGE = "apache/kafka:4.1.0"
 #: Every broker this session connected to, for the closing summary line.
 USED_BROKERS: list[Broker] = []
+#: ``ASBX_TEST_KAFKA_PORT`` moves the test node (and its controller, one port up), so several
+#: checkouts on one machine can each run their tests against a broker of their own.
+_TEST_PORT = int(os.environ.get("ASBX_TEST_KAFKA_PORT") or 29092)
 TEST_KAFKA = LocalKafkaConfig(
-    home=REPO_ROOT / "var" / "test-kafka", port=29092, controller_port=29093
+    home=REPO_ROOT / "var" / "test-kafka", port=_TEST_PORT, controller_port=_TEST_PORT + 1
 )
 
 
