@@ -58,7 +58,10 @@ class SealedField(BaseModel):
     ciphertext: Annotated[str, StringConstraints(pattern=_B64URL)]
     audiences: tuple[Audience, ...] = Field(min_length=1)
     keys: tuple[WrappedKey, ...] = Field(min_length=1)
-    shred_kid: str | None = Field(
-        default=None,
-        description="Subject or period key mixed into the data key; destroying it shreds it.",
+    retention_kids: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Retention keys (the recording month's, the subject's) mixed into the content key: "
+            "destroying either one shreds this field everywhere."
+        ),
     )

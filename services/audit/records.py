@@ -54,7 +54,12 @@ def _published(actor: str, at: datetime, event: CanonicalEvent) -> AuditRecord:
         recipient=",".join(sorted({a.value for f in sealed for a in f.audiences})) or None,
         data_classes=tuple(sorted({f.data_class for f in sealed})),
         fields=tuple(f.path for f in sealed),
-        key_ids=tuple(sorted({k.kid for f in sealed for k in f.keys})),
+        key_ids=tuple(
+            sorted(
+                {k.kid for f in sealed for k in f.keys}
+                | {r for f in sealed for r in f.retention_kids}
+            )
+        ),
         message_sha256=event.partner_message_digest,
     )
 

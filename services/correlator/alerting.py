@@ -16,6 +16,7 @@ from contracts.topics import AUDIT
 from services.correlator.domain.alerts import ALERT_AUDIENCES, AlertDraft, alert_event
 from services.correlator.domain.policy import AreaPolicy
 from services.protection.keys import KeyStore
+from services.protection.retention import RetentionScope, period_of
 from services.protection.sealing import FieldSealer
 from services.streams.engine import Output
 
@@ -39,7 +40,8 @@ def _details(draft: AlertDraft, keys: KeyStore | None) -> SealedField | None:
         "contributing_event_ids": sorted(draft.event_ids),
         "met_at": draft.met_at.isoformat(),
     }
-    return FieldSealer(keys, draft.alert_id).seal(
+    retention = RetentionScope(period=period_of(draft.met_at), subject=draft.subject)
+    return FieldSealer(keys, draft.alert_id, retention).seal(
         "details", "alert_detail", detail, ALERT_AUDIENCES
     )
 

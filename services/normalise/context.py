@@ -17,6 +17,7 @@ from contracts.events import EventData
 from contracts.protected import CorrelationKey, SealedField
 from contracts.vocab import Partner, TokenKind
 from services.protection.keys import KeyStore
+from services.protection.retention import RetentionScope, period_of
 from services.protection.sealing import FieldSealer
 from services.protection.tokens import Tokeniser
 from services.sharing.agreements import Agreement
@@ -29,22 +30,43 @@ EVENT_ID_NAMESPACE = uuid.UUID("5b0f5a9e-6c3e-4a53-9a51-2f2c3f0d7a11")
 
 
 class EventSealer:
-    """Seals the fields of one event under the partner's agreement."""
+    """Seals the fields of one event under the partner's agreement.
 
-    def __init__(self, keys: KeyStore, event_id: str, agreement: Agreement) -> None:
-        self._sealer = FieldSealer(keys, event_id)
+    Retention: every field is bound to the month the message was recorded in and to a subject.
+    A person's own details are bound to that person; everything else to the event's subject,
+    which is the first person the mapping describes (mappings describe the subject first).
+    """
+
+    def __init__(
+        self, keys: KeyStore, event_id: str, agreement: Agreement, period: str | None = None
+    ) -> None:
+        self._keys = keys
+        self._period = period
         self._agreement = agreement
         self.event_id = event_id
+        self.subject: str | None = None
 
-    def seal(self, path: str, data_class: str, value: Any) -> SealedField:
+    def bind_subject(self, subject: str) -> None:
+        """Make ``subject`` the event's retention subject, unless one is already bound."""
+        if self.subject is None:
+            self.subject = subject
+
+    def seal(
+        self, path: str, data_class: str, value: Any, *, subject: str | None = None
+    ) -> SealedField:
         """Seal ``value`` for the audiences the agreement gives ``data_class``."""
-        return self._sealer.seal(path, data_class, value, self._agreement.audiences(data_class))
+        scope = RetentionScope(period=self._period, subject=subject or self.subject)
+        return FieldSealer(self._keys, self.event_id, scope).seal(
+            path, data_class, value, self._agreement.audiences(data_class)
+        )
 
-    def seal_if(self, path: str, data_class: str, value: Any) -> SealedField | None:
+    def seal_if(
+        self, path: str, data_class: str, value: Any, *, subject: str | None = None
+    ) -> SealedField | None:
         """Seal only a value that is present (empty strings and collections count as absent)."""
         if value is None or value in ("", [], {}):
             return None
-        return self.seal(path, data_class, value)
+        return self.seal(path, data_class, value, subject=subject)
 
 
 @dataclass(frozen=True)
@@ -76,7 +98,7 @@ class MappingContext:
 
     def sealer(self, event_id: str) -> EventSealer:
         """A sealer bound to one event id."""
-        return EventSealer(self.keys, event_id, self.agreement)
+        return EventSealer(self.keys, event_id, self.agreement, period_of(self.recorded_at))
 
     def envelope(
         self,

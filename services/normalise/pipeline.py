@@ -25,6 +25,7 @@ from services.normalise.refusals import refusal_from_validation
 from services.normalise.seen import SeenStore, message_key
 from services.observability.tracing import child_of
 from services.protection.keys import KeyStore
+from services.protection.retention import RetentionScope, period_of
 from services.protection.sealing import FieldSealer
 from services.protection.tokens import Tokeniser
 from services.sharing.agreements import AgreementSet
@@ -141,8 +142,11 @@ class Normaliser:
                 uuid.NAMESPACE_URL, f"asbx:reject:{record.topic}:{record.partition}:{record.offset}"
             )
         )
-        # The original may hold personal data: seal it for the sending partner alone.
-        original = FieldSealer(self._keys, reject_id).seal(
+        # The original may hold personal data: seal it for the sending partner alone, bound to
+        # the month it arrived in so that retention ends for rejected data too.
+        received_at = self._clock()
+        retention = RetentionScope(period=period_of(received_at))
+        original = FieldSealer(self._keys, reject_id, retention).seal(
             "original", "original_message", record.value, [Audience(self.partner.value)]
         )
         rejection = RejectedMessage(
@@ -156,7 +160,7 @@ class Normaliser:
             source_topic=record.topic,
             source_partition=record.partition,
             source_offset=record.offset,
-            received_at=self._clock(),
+            received_at=received_at,
             original_sha256=digest,
             original_size=len(record.value),
             original=original,

@@ -99,15 +99,17 @@ def person_ref(
     contact = {
         k: v for k, v in {"phone": who.phone, "email": who.email, **who.extra_contact}.items() if v
     }
+    subject = keys[0].token
+    sealer.bind_subject(subject)
     return PersonRef(
         role=role,
-        subject=keys[0].token,
+        subject=subject,
         keys=tuple(keys),
         victim_type=who.victim_type,
         risk=who.risk,
         birth_year=who.birth_date.year if who.birth_date else None,
-        identity=sealer.seal_if(f"{path}.identity", "identity", identity),
-        contact=sealer.seal_if(f"{path}.contact", "contact", contact),
+        identity=sealer.seal_if(f"{path}.identity", "identity", identity, subject=subject),
+        contact=sealer.seal_if(f"{path}.contact", "contact", contact, subject=subject),
     )
 
 
@@ -117,10 +119,13 @@ def place_ref(ctx: MappingContext, sealer: EventSealer, path: str, where: Place)
     uprn = normalise_uprn(where.uprn) if where.uprn not in (None, "") else None
     address = normalise_address(list(where.lines), postcode) if where.lines else None
     readable = {"lines": list(where.lines), "postcode": postcode, "uprn": uprn}
-    return PlaceRef(
+    tokens = PlaceRef(
         uprn=ctx.token(TokenKind.UPRN, uprn) if uprn else None,
         address=ctx.token(TokenKind.ADDRESS, address) if address else None,
         postcode=ctx.token(TokenKind.POSTCODE, postcode) if postcode else None,
         postcode_district=outward_code(postcode) if postcode else None,
-        details=sealer.seal_if(path, "address", {k: v for k, v in readable.items() if v}),
     )
+    if tokens.key is not None:  # an event about premises (a closure order) is about the place
+        sealer.bind_subject(tokens.key)
+    details = sealer.seal_if(path, "address", {k: v for k, v in readable.items() if v})
+    return tokens.model_copy(update={"details": details})

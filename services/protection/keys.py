@@ -8,6 +8,8 @@ Two families of keys:
   data key is wrapped to the audience's current *public* key, so a service that seals (every
   normaliser, the correlator) needs no key that opens anything; only a reader holding the
   audience's private key can unwrap. Older versions stay for reading after a rotation.
+- *retention keys* (:mod:`services.protection.retention`): per subject and per month, mixed into
+  every sealed field's content key, so destroying one shreds what it covers.
 
 Local keys are generated on first use into an ignored directory with owner-only permissions. A KMS
 adapter implements the same Protocol.
@@ -26,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from contracts.vocab import Audience, TokenKind
+from services.protection.retention import SqliteRetentionKeys
 
 __all__ = ["KeyNotFoundError", "KeyStore", "LocalKeyStore"]
 
@@ -51,6 +54,14 @@ class KeyStore(Protocol):
         """The raw X25519 *private* key of one audience key version, for opening."""
         ...
 
+    def current_retention_key(self, scope: str) -> tuple[str, bytes]:
+        """Key id and key that new data in a retention scope is bound to."""
+        ...
+
+    def retention_key(self, kid: str) -> bytes:
+        """A retention key by id; ``KeyNotFoundError`` once it has been destroyed."""
+        ...
+
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode()
@@ -70,6 +81,7 @@ class LocalKeyStore:
     def __init__(self, directory: Path) -> None:
         self._dir = directory
         self._cache: dict[str, bytes] = {}
+        self.retention = SqliteRetentionKeys(directory / "retention.sqlite")
 
     @property
     def directory(self) -> Path:
@@ -92,6 +104,17 @@ class LocalKeyStore:
         if key is None:
             raise KeyNotFoundError(kid)
         return key
+
+    def current_retention_key(self, scope: str) -> tuple[str, bytes]:
+        """Newest live key of a retention scope (created on first use)."""
+        return self.retention.current(scope)
+
+    def retention_key(self, kid: str) -> bytes:
+        """A live retention key."""
+        try:
+            return self.retention.get(kid)
+        except LookupError as exc:
+            raise KeyNotFoundError(kid) from exc
 
     def destroy(self, kid: str) -> bool:
         """Delete a key for good (crypto-shredding); True if it existed."""

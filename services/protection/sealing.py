@@ -6,6 +6,11 @@ data key is then wrapped to each permitted audience's current X25519 public key 
 Diffie-Hellman, HKDF-SHA256, AES-256-GCM: the ECIES pattern), again bound to event, field and
 audience. Sealing needs only public keys; opening needs the private key of an audience the field
 was wrapped for. Access is enforced by keys, not by the reader's good behaviour.
+
+The content key is not the data key itself but HKDF(data key, retention keys): the retention
+keys of the month the data was recorded in and of the subject it is about
+(:mod:`services.protection.retention`). A reader needs its audience key *and* live retention
+keys, so destroying a retention key shreds the field for every audience at once.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from contracts.protected import SealedField, WrappedKey
 from contracts.vocab import Audience
 from services.protection.keys import KeyNotFoundError, KeyStore
+from services.protection.retention import RetentionScope
 
-__all__ = ["FieldSealer", "NotPermittedError", "Opener", "UnreadableError"]
+__all__ = ["FieldSealer", "NotPermittedError", "Opener", "ShreddedError", "UnreadableError"]
 
 _NONCE = 12
 
@@ -49,6 +55,14 @@ def _kek(shared: bytes, aad: bytes) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"asbx-wrap\x1f" + aad
     ).derive(shared)
+
+
+def _content_key(data_key: bytes, retention: list[bytes], aad: bytes) -> bytes:
+    if not retention:
+        return data_key
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"asbx-content\x1f" + aad
+    ).derive(data_key + b"".join(retention))
 
 
 def _wrap(public: bytes, data_key: bytes, aad: bytes) -> bytes:
@@ -76,24 +90,47 @@ class UnreadableError(ValueError):
     """The field cannot be opened: tampered, moved, or its key was destroyed (shredded)."""
 
 
+class ShreddedError(UnreadableError):
+    """A retention key of the field was destroyed: retention ended or the subject was erased."""
+
+
 class FieldSealer:
     """Seals values for one event id (the id is part of every field's associated data)."""
 
-    def __init__(self, keys: KeyStore, event_id: str) -> None:
+    def __init__(
+        self, keys: KeyStore, event_id: str, retention: RetentionScope | None = None
+    ) -> None:
         self._keys = keys
         self._event_id = event_id
+        self._retention = retention or RetentionScope()
 
     def seal(
-        self, path: str, data_class: str, value: Any, audiences: Iterable[Audience]
+        self,
+        path: str,
+        data_class: str,
+        value: Any,
+        audiences: Iterable[Audience],
+        *,
+        subject: str | None = None,
     ) -> SealedField:
-        """Encrypt ``value`` (JSON-serialisable, or bytes) for exactly ``audiences``."""
+        """Encrypt ``value`` (JSON-serialisable, or bytes) for exactly ``audiences``.
+
+        ``subject`` overrides the sealer's retention subject for this field (a person's own
+        details are bound to that person, whoever the event is about).
+        """
         audience_list = tuple(sorted(set(audiences)))
         if not audience_list:
             raise ValueError(f"no audience may read {path}; drop the field instead of sealing it")
         plaintext = value if isinstance(value, bytes) else json.dumps(value, default=str).encode()
+        scope = self._retention
+        if subject is not None:
+            scope = RetentionScope(period=scope.period, subject=subject)
+        retention = [self._keys.current_retention_key(s) for s in scope.scopes()]
         data_key = AESGCM.generate_key(bit_length=256)
         iv = secrets.token_bytes(_NONCE)
-        ciphertext = AESGCM(data_key).encrypt(iv, plaintext, _aad(self._event_id, path))
+        aad = _aad(self._event_id, path)
+        content_key = _content_key(data_key, [k for _, k in retention], aad)
+        ciphertext = AESGCM(content_key).encrypt(iv, plaintext, aad)
         wrapped = []
         for audience in audience_list:
             kid, public = self._keys.current_audience_key(audience)
@@ -106,6 +143,7 @@ class FieldSealer:
             ciphertext=_b64(ciphertext),
             audiences=audience_list,
             keys=tuple(wrapped),
+            retention_kids=tuple(kid for kid, _ in retention),
         )
 
 
@@ -126,11 +164,17 @@ class Opener:
         if wrapped is None:
             raise NotPermittedError(f"{self._audience.value} may not read {field.path}")
         try:
+            retention = [self._keys.retention_key(kid) for kid in field.retention_kids]
+        except KeyNotFoundError as exc:
+            raise ShreddedError(f"{field.path} was shredded (retention key {exc})") from exc
+        try:
             private = self._keys.audience_key(wrapped.kid)
             aad = _aad(event_id, field.path, self._audience)
             data_key = _unwrap(private, _unb64(wrapped.wrapped), aad)
-            return AESGCM(data_key).decrypt(
-                _unb64(field.iv), _unb64(field.ciphertext), _aad(event_id, field.path)
+            content_aad = _aad(event_id, field.path)
+            content_key = _content_key(data_key, retention, content_aad)
+            return AESGCM(content_key).decrypt(
+                _unb64(field.iv), _unb64(field.ciphertext), content_aad
             )
         except (InvalidTag, KeyNotFoundError, ValueError) as exc:
             raise UnreadableError(f"{field.path} cannot be opened: {type(exc).__name__}") from exc
