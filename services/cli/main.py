@@ -15,6 +15,8 @@ import typer
 
 from contracts.vocab import Audience, Partner
 from services.cli.audit import audit_app
+from services.cli.keys import keys_app
+from services.cli.subscribe import subscribe_app
 from services.observability.logging import configure_logging
 
 __all__ = ["app"]
@@ -25,6 +27,8 @@ contracts_app = typer.Typer(help="Published contracts: JSON Schema and AsyncAPI.
 app.add_typer(broker_app, name="broker")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.add_typer(subscribe_app, name="subscribe")
 
 
 @broker_app.command("start")

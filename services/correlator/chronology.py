@@ -20,16 +20,19 @@ from pydantic import BaseModel
 
 from contracts.audit import AuditAction, AuditRecord
 from contracts.envelope import CanonicalEvent
-from contracts.protected import SealedField
 from contracts.vocab import Audience
-from services.audit.records import sealed_fields
 from services.protection.keys import KeyStore
-from services.protection.sealing import Opener, UnreadableError
+from services.subscriber.opening import SHREDDED, UNREADABLE, WITHHELD, open_fields
 
-__all__ = ["Entry", "build_chronology", "disclosure_record", "mentions"]
-
-WITHHELD = "(withheld: not shared with this audience)"
-UNREADABLE = "(unreadable: key destroyed or data altered)"
+__all__ = [
+    "SHREDDED",
+    "UNREADABLE",
+    "WITHHELD",
+    "Entry",
+    "build_chronology",
+    "disclosure_record",
+    "mentions",
+]
 
 
 @dataclass(frozen=True)
@@ -72,20 +75,10 @@ def _summary(data: BaseModel) -> dict[str, Any]:
     return {k: plain[k] for k in keep if k in plain}
 
 
-def _open(opener: Opener, sealed: SealedField, event_id: str) -> Any:
-    if not opener.can_open(sealed):
-        return WITHHELD
-    try:
-        return opener.open(sealed, event_id)
-    except UnreadableError:
-        return UNREADABLE
-
-
 def build_chronology(
     events: Iterable[CanonicalEvent], subject: str, audience: Audience, keys: KeyStore
 ) -> list[Entry]:
     """The subject's events in time order, with every sealed field opened or withheld."""
-    opener = Opener(keys, audience)
     found = {e.id: e for e in events if mentions(e, subject)}  # a redelivered event shows once
     return [
         Entry(
@@ -94,7 +87,7 @@ def build_chronology(
             kind=event.data.kind,
             event_id=event.id,
             summary=_summary(event.data),
-            opened={f.path: _open(opener, f, event.id) for f in sealed_fields(event.data)},
+            opened=open_fields(event.data, event.id, audience, keys).shown(),
         )
         for event in sorted(found.values(), key=lambda e: (e.occurred_at, e.id))
     ]
@@ -111,7 +104,12 @@ def disclosure_record(
 ) -> AuditRecord:
     """The audit record of showing ``entries`` to ``audience``."""
     opened = sorted(
-        {p for e in entries for p, v in e.opened.items() if v not in (WITHHELD, UNREADABLE)}
+        {
+            p
+            for e in entries
+            for p, v in e.opened.items()
+            if v not in (WITHHELD, SHREDDED, UNREADABLE)
+        }
     )
     return AuditRecord(
         record_id=str(uuid.uuid4()),

@@ -1,0 +1,1 @@
+"""The partner subscriber: read alerts and events, open only what the agreement permits, audited."""
