@@ -98,6 +98,7 @@ def audit_records(
         ]
     partner = outcome.partner
     records = [
+        *outcome.policy_changes,
         AuditRecord(
             record_id=_record_id("accepted", outcome.message_key, outcome.digest),
             at=at,
@@ -106,7 +107,7 @@ def audit_records(
             partner=partner,
             message_sha256=outcome.digest,
             outcome=f"{len(outcome.events)} event(s) published, {len(outcome.dropped)} dropped",
-        )
+        ),
     ]
     records += [
         AuditRecord(

@@ -14,11 +14,15 @@ from typing import Annotated
 
 import typer
 from aiokafka import AIOKafkaProducer
+from pydantic import ValidationError
 
 from contracts.audit import AuditAction, AuditRecord
-from contracts.topics import AUDIT
+from contracts.envelope import CanonicalEvent
+from contracts.topics import AUDIT, CANONICAL_EVENTS
 from contracts.vocab import Audience
 from deploy.kafka_client import client_config_from_env
+from services.kafka.reader import read_all
+from services.protection.erasure import subjects_to_erase
 from services.protection.keys import LocalKeyStore
 from services.protection.retention import ShredResult
 from services.settings import Settings
@@ -82,16 +86,37 @@ def rotate(audience: Audience, actor: Actor, justification: Why) -> None:
     typer.echo(f"new key {kid}; new fields for {audience.value} are wrapped to it")
 
 
+async def _canonical_events() -> list[CanonicalEvent]:
+    settings = Settings()
+    records = await read_all(
+        settings.kafka_bootstrap_servers, CANONICAL_EVENTS.name, client_config_from_env()
+    )
+    events = []
+    for record in records:
+        try:
+            events.append(CanonicalEvent.model_validate_json(record.value or b""))
+        except ValidationError:
+            continue  # not a canonical event; nothing of the subject's can be sealed in it
+    return events
+
+
 @keys_app.command("shred-subject")
 def shred_subject(
-    subject: Annotated[str, typer.Argument(help="the subject token to erase")],
+    subject: Annotated[str, typer.Argument(help="any token of the person to erase")],
     actor: Actor,
     justification: Why,
 ) -> None:
-    """Erase a subject: every field sealed about them becomes unreadable everywhere."""
-    result = _store().retention.shred_subject(subject)
-    what = f"shredded subject scope {result.scope}: {len(result.destroyed)} key(s) destroyed"
-    asyncio.run(_publish(key_change_record(actor, what, result.destroyed, justification, subject)))
+    """Erase a person: every field sealed about them, in every partner's records, is shredded."""
+    subjects = subjects_to_erase(asyncio.run(_canonical_events()), subject)
+    store = _store()
+    results = [store.retention.shred_subject(s) for s in sorted(subjects)]
+    what = (
+        f"erased {len(subjects)} subject token(s) linked to the request: "
+        f"{len(_destroyed(results))} key(s) destroyed"
+    )
+    asyncio.run(
+        _publish(key_change_record(actor, what, _destroyed(results), justification, subject))
+    )
     typer.echo(what)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.audit import AuditRecord
 from contracts.envelope import CanonicalEvent
 from contracts.rejection import RejectedMessage
 from services.normalise.port import DroppedFact
@@ -36,6 +37,8 @@ class Accepted:
     events: tuple[CanonicalEvent, ...]
     dropped: tuple[DroppedFact, ...]
     traceparent: str
+    #: POLICY_CHANGED records: the agreement these events were sealed under is new to us.
+    policy_changes: tuple[AuditRecord, ...] = ()
 
     @property
     def seen_entry(self) -> SeenEntry:

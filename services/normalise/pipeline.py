@@ -29,6 +29,7 @@ from services.protection.retention import RetentionScope, period_of
 from services.protection.sealing import FieldSealer
 from services.protection.tokens import Tokeniser
 from services.sharing.agreements import AgreementSet
+from services.sharing.changes import AgreementObserver
 
 __all__ = ["Normaliser"]
 
@@ -62,6 +63,9 @@ class Normaliser:
         self._seen = seen
         self._max_bytes = max_message_bytes
         self._clock = clock
+        self._agreement_observer = AgreementObserver(
+            f"normaliser:{self.partner.value}", self.partner.value
+        )
 
     def process(self, record: InboundRecord) -> Outcome:
         """Decide what ``record`` becomes. Never raises for anything the partner sent."""
@@ -89,13 +93,15 @@ class Normaliser:
                     "message id was already used for a message with different content; "
                     "send a correction under a new message id",
                 )
+            recorded_at = self._clock()
+            agreement = self._agreements().for_partner(self.partner)
             ctx = MappingContext(
                 partner=self.partner,
                 source_system=parsed.source_system,
                 message_id=parsed.message_id,
                 message_digest=digest,
-                recorded_at=self._clock(),
-                agreement=self._agreements().for_partner(self.partner),
+                recorded_at=recorded_at,
+                agreement=agreement,
                 tokeniser=self._tokeniser,
                 keys=self._keys,
                 traceparent=traceparent,
@@ -127,6 +133,9 @@ class Normaliser:
             events=tuple(result.events),
             dropped=tuple(result.dropped),
             traceparent=traceparent,
+            policy_changes=tuple(
+                r for r in [self._agreement_observer.observe(agreement, recorded_at, digest)] if r
+            ),
         )
 
     def _reject(
