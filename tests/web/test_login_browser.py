@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
-from tests.web.conftest import LiveServer, log_in, screenshot
+from tests.web.browser import LiveServer, log_in, screenshot
 
 
 async def test_ig_officer_signs_in_sees_exchanges_and_signs_out(

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from services.web.app import create_app
 from services.web.settings import WebSettings
 from services.web.users import UserDirectory, hash_password, password_matches
-from tests.web.conftest import password_of
+from tests.web.browser import password_of
 from tests.web.scenario_archive import ScenarioArchive, build_scenario_archive, personal_values
 
 IG_PAGES = ["/ig", "/ig/disclosures", "/ig/alerts", "/ig/verify", "/ig/reports"]

@@ -33,6 +33,7 @@ __all__ = ["router"]
 log = structlog.get_logger(__name__)
 IGUser = Annotated[User, Depends(require(Role.IG_OFFICER, Role.ADMIN))]
 router = APIRouter(prefix="/ig")
+ALERTS_SHOWN = 200
 
 
 def _source(request: Request) -> AuditSource:
@@ -132,12 +133,17 @@ async def disclosures(
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-async def alerts(request: Request, user: IGUser) -> HTMLResponse:
-    """Every alert raised, newest first."""
+async def alerts(
+    request: Request, user: IGUser, subject: Annotated[str | None, Query()] = None
+) -> HTMLResponse:
+    """The newest alerts (optionally about one subject token)."""
     source = _source(request)
-    return render(
-        request, "ig/alerts.html", {"alerts": alert_summaries(source.records(), source.alerts())}
-    )
+    found = alert_summaries(source.records(), source.alerts())
+    token = (subject or "").strip()
+    if token:
+        found = [a for a in found if a.subject == token]
+    context = {"alerts": found[:ALERTS_SHOWN], "total": len(found), "subject": token}
+    return render(request, "ig/alerts.html", context)
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
