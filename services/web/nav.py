@@ -45,5 +45,7 @@ SECTIONS: tuple[Section, ...] = (
             ("Reports", "/ig/reports"),
         ),
     ),
-    # Case review figures and the case view go here, one line each.
+    # Case review figures and the case view go here, one line each, e.g.
+    # Section(figures_router, CASE_ROLES | IG_ROLES, (("Case review figures", "/figures"),)),
+    # Section(cases_router, CASE_ROLES, (("Case view", "/cases"),)),
 )
