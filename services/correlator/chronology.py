@@ -101,8 +101,9 @@ def disclosure_record(
     purpose: str,
     justification: str,
     actor: str,
+    alert_ids: tuple[str, ...] = (),
 ) -> AuditRecord:
-    """The audit record of showing ``entries`` to ``audience``."""
+    """The audit record of showing ``entries`` to ``audience`` (for ``alert_ids``, if any)."""
     opened = sorted(
         {
             p
@@ -122,4 +123,5 @@ def disclosure_record(
         recipient=audience.value,
         fields=tuple(opened),
         outcome=f"chronology of {len(entries)} event(s) disclosed",
+        related_ids=alert_ids,
     )
