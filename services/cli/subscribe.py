@@ -68,7 +68,7 @@ async def _run(reader: Reader, *, limit: int | None, idle: float, events: bool) 
         async for item in subscriber.alerts(limit=limit, idle_seconds=idle):
             _print_alert(console, item)
             if events:
-                for disclosed in await subscriber.events(item.event_ids):
+                for disclosed in await subscriber.events(item.event_ids, for_alert=item.alert.id):
                     _print_event(console, disclosed)
             count += 1
     console.print(f"{count} alert(s) taken; every opening is recorded in the audit log.")

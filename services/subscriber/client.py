@@ -173,12 +173,19 @@ class Subscriber:
                     subject=alert.subject,
                     message_sha256=hashlib.sha256(value or b"").hexdigest(),
                     what=f"alert {alert.data.rule.value}",
+                    alert_ids=(alert.id,),
                 )
             )
         return DisclosedAlert(alert, opened, tp.partition, offset)
 
-    async def events(self, event_ids: Iterable[str]) -> list[DisclosedEvent]:
-        """The named canonical events, opened as permitted, in time order; each one audited."""
+    async def events(
+        self, event_ids: Iterable[str], *, for_alert: str | None = None
+    ) -> list[DisclosedEvent]:
+        """The named canonical events, opened as permitted, in time order; each one audited.
+
+        ``for_alert`` names the alert they are read for, so IG staff see the disclosure in that
+        alert's provenance.
+        """
         wanted = set(event_ids)
         found: dict[str, tuple[CanonicalEvent, bytes]] = {}
         for record in await read_all(self._bootstrap, CANONICAL_EVENTS.name, self._config):
@@ -202,6 +209,7 @@ class Subscriber:
                         subject=event.subject,
                         message_sha256=hashlib.sha256(raw).hexdigest(),
                         what=f"{event.partner.value} {event.data.kind}",
+                        alert_ids=(for_alert,) if for_alert else (),
                     )
                 )
             disclosed.append(DisclosedEvent(event, opened))

@@ -45,6 +45,7 @@ def disclosure_record(
     subject: str | None,
     message_sha256: str,
     what: str,
+    alert_ids: tuple[str, ...] = (),
 ) -> AuditRecord:
     """The audit record of one opened record (reading it again is a new disclosure)."""
     not_shown = len(opened.withheld) + len(opened.shredded) + len(opened.unreadable)
@@ -64,4 +65,5 @@ def disclosure_record(
         key_ids=opened.key_ids,
         message_sha256=message_sha256,
         outcome=f"{what}: {len(opened.values)} field(s) opened, {not_shown} not shown"[:300],
+        related_ids=alert_ids,
     )

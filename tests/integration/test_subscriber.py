@@ -146,7 +146,7 @@ async def test_police_and_housing_subscribers_open_only_what_their_agreements_al
         threshold = next(a for a in mine if a.alert.data.rule is AlertRule.THRESHOLD_MET)
         assert threshold.opened.values["details"]["contributing_event_ids"]
         event_ids = {e for a in mine for e in a.event_ids}
-        seen = await police.events(event_ids)
+        seen = await police.events(event_ids, for_alert=threshold.alert.id)
 
     assert PHONE in str(_values(seen, AsbIncidentReported, ".contact")), "victim contact"
     narratives = _values(seen, AsbIncidentReported, "narrative")
