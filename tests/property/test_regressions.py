@@ -37,3 +37,14 @@ def test_dates_before_1900_are_refused(normaliser_for: NormaliserFor) -> None:
     outcome = check(process(normaliser_for(Partner.HOUSING), text.encode()))
     assert isinstance(outcome, Rejected)
     assert outcome.rejection.reason is RejectReason.SCHEMA_VIOLATION
+
+
+def test_fhir_entry_with_a_list_as_resource_type_is_refused(normaliser_for: NormaliserFor) -> None:
+    """A Bundle entry whose resourceType is a JSON array is refused as an unknown type."""
+    bundle = _example(Partner.HEALTH, "01-bethany-learning-disability-flag.json")
+    entries = bundle["entry"]
+    assert isinstance(entries, list)
+    entries[1]["resource"]["resourceType"] = []
+    outcome = check(process(normaliser_for(Partner.HEALTH), json.dumps(bundle).encode()))
+    assert isinstance(outcome, Rejected)
+    assert outcome.rejection.reason is RejectReason.UNKNOWN_RESOURCE_TYPE
