@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
+
 from contracts.vocab import Partner, RejectReason
 from services.normalise.outcome import Accepted, Rejected
 from services.normalise.pipeline import Normaliser
@@ -48,3 +50,17 @@ def test_fhir_entry_with_a_list_as_resource_type_is_refused(normaliser_for: Norm
     outcome = check(process(normaliser_for(Partner.HEALTH), json.dumps(bundle).encode()))
     assert isinstance(outcome, Rejected)
     assert outcome.rejection.reason is RejectReason.UNKNOWN_RESOURCE_TYPE
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-3", "ucs-4", "x-unknown"])
+def test_fhir_xml_declaring_an_unusable_encoding_is_refused(
+    normaliser_for: NormaliserFor, encoding: str
+) -> None:
+    """An XML declaration naming a multi-byte or unknown encoding is refused as not parseable."""
+    raw = dict(good_examples(Partner.HEALTH))["02-bethany-peanut-allergy-flag.xml"]
+    declared = raw.replace(b"encoding='utf-8'", f"encoding='{encoding}'".encode(), 1)
+    assert declared != raw
+    headers = {"content-type": "application/fhir+xml"}
+    outcome = check(process(normaliser_for(Partner.HEALTH), declared, headers))
+    assert isinstance(outcome, Rejected)
+    assert outcome.rejection.reason is RejectReason.NOT_PARSEABLE

@@ -59,6 +59,7 @@ def test_mutated_json_is_canonical_or_refused(
 
 
 _VALUE = re.compile(rb'value="([^"]*)"')
+ENCODING_NAMES = ["utf-16", "utf-32", "latin-1", "ascii", "ebcdic", "utf-3", ""]
 
 
 @pytest.mark.parametrize(("name", "raw"), XML_EXAMPLES, ids=[n for n, _ in XML_EXAMPLES])
@@ -69,12 +70,15 @@ def test_mutated_fhir_xml_is_canonical_or_refused(
     """FHIR XML with attribute values replaced, elements cut or repeated, or bytes spliced."""
     doc = raw
     for _ in range(data.draw(st.integers(1, 3))):
-        how = data.draw(st.sampled_from(["value", "cut", "repeat", "splice"]))
+        how = data.draw(st.sampled_from(["value", "cut", "repeat", "splice", "declaration"]))
         spans = list(_VALUE.finditer(doc))
         if how == "value" and spans:
             span = data.draw(st.sampled_from(spans))
             text = data.draw(st.text(max_size=30)).encode("utf-8", errors="replace")
             doc = doc[: span.start(1)] + text + doc[span.end(1) :]
+        elif how == "declaration":
+            encoding = data.draw(st.sampled_from(ENCODING_NAMES) | st.text(max_size=8))
+            doc = doc.replace(b"encoding='utf-8'", f"encoding='{encoding}'".encode(), 1)
         elif how in ("cut", "repeat"):
             lines = doc.split(b"\n")
             at = data.draw(st.integers(0, len(lines) - 1))

@@ -153,6 +153,11 @@ def _load_xml(raw: bytes) -> Any:
             RejectReason.NOT_PARSEABLE,
             f"message is not well-formed XML (line {line}, column {column})",
         ) from None
+    except (ValueError, LookupError):  # expat: a declared multi-byte or unknown encoding
+        raise Refusal(
+            RejectReason.NOT_PARSEABLE,
+            "the XML declaration names an encoding that is not supported; send UTF-8",
+        ) from None
     if _too_deep(tree, list):
         raise Refusal(RejectReason.HOSTILE_CONTENT, f"XML nests deeper than {MAX_DEPTH} levels")
     if not tree.tag.startswith(f"{{{FHIR_NS}}}"):
