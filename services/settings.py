@@ -8,6 +8,8 @@ Environment variables, in one place:
 - ``ASBX_MAX_MESSAGE_BYTES`` — largest partner message a normaliser will parse.
 - ``ASBX_LOG_FORMAT`` (json / console / auto) and ``ASBX_LOG_LEVEL``.
 - the web UI's own (users, state, audit archive, alerts topic): ``services/web/settings.py``.
+- ``ASBX_HTTP_PORT`` — port of the ``/livez``, ``/readyz`` and ``/metrics`` endpoint of the
+  service ``asbx serve`` runs (unset: no endpoint).
 """
 
 from __future__ import annotations
@@ -38,3 +40,4 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         default=1024 * 1024, ge=1024, validation_alias="ASBX_MAX_MESSAGE_BYTES"
     )
+    http_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="ASBX_HTTP_PORT")

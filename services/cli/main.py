@@ -75,26 +75,47 @@ def topics() -> None:
 def serve(
     service: Annotated[str, typer.Argument(help="housing, health, police or correlator")],
 ) -> None:
-    """Run one service until interrupted (SIGINT/SIGTERM stop it cleanly)."""
+    """Run one service until interrupted (SIGINT/SIGTERM stop it cleanly).
+
+    With ``ASBX_HTTP_PORT`` set, the service also serves ``/livez``, ``/readyz`` and ``/metrics``.
+    """
     configure_logging()
     if service == "correlator":
         asyncio.run(_serve_correlator())
         return
-    from services.normalise.app import build_normaliser  # noqa: PLC0415
-    from services.partners.registry import adapter_for  # noqa: PLC0415
-
     if service not in {p.value for p in Partner}:
         raise typer.BadParameter(f"unknown service {service!r}")
-    asyncio.run(build_normaliser(adapter_for(service)).app.run())
+    asyncio.run(_serve_normaliser(service))
+
+
+async def _serve_normaliser(partner: str) -> None:
+    from contracts.topics import inbound_topic  # noqa: PLC0415
+    from deploy.kafka_client import client_config_from_env  # noqa: PLC0415
+    from services.normalise.app import build_normaliser, normaliser_group  # noqa: PLC0415
+    from services.observability.endpoint import operability  # noqa: PLC0415
+    from services.partners.registry import adapter_for  # noqa: PLC0415
+
+    service = build_normaliser(adapter_for(partner))
+    async with operability(
+        f"normaliser-{partner}",
+        port=service.settings.http_port,
+        bootstrap=service.settings.kafka_bootstrap_servers,
+        groups={normaliser_group(partner): inbound_topic(partner)},
+        ready=service.ready,
+        client_config=client_config_from_env(),
+    ):
+        await service.app.run()
 
 
 async def _serve_correlator() -> None:
-    from services.correlator.app import build_correlator  # noqa: PLC0415
+    from services.correlator.app import METRICS_SERVICE, build_correlator  # noqa: PLC0415
     from services.correlator.domain.policy import PolicyError  # noqa: PLC0415
+    from services.observability.endpoint import operability  # noqa: PLC0415
     from services.settings import Settings  # noqa: PLC0415
 
+    settings = Settings()
     try:
-        service = build_correlator(Settings().kafka_bootstrap_servers)
+        service = build_correlator(settings.kafka_bootstrap_servers)
     except PolicyError as exc:
         typer.echo(f"area policy refused: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -102,7 +123,15 @@ async def _serve_correlator() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await service.run(stop)
+    async with operability(
+        METRICS_SERVICE,
+        port=settings.http_port,
+        bootstrap=service.bootstrap,
+        groups=service.groups,
+        ready=service.ready,
+        client_config=service.client_config,
+    ):
+        await service.run(stop)
 
 
 @app.command("demo")

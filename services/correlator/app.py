@@ -26,13 +26,17 @@ from services.correlator.keyed import KeyedRules
 from services.correlator.router import MentionRouter
 from services.correlator.settings import CorrelatorSettings
 from services.correlator.topics import CorrelatorTopics
+from services.observability.metrics import MeteredProcessor
 from services.protection.keys import LocalKeyStore
 from services.settings import Settings
 from services.streams.engine import EngineConfig, TransactionalEngine
 
-__all__ = ["CorrelatorService", "build_correlator"]
+__all__ = ["METRICS_SERVICE", "CorrelatorService", "build_correlator"]
 
 log = structlog.get_logger(__name__)
+
+#: The ``service`` label of the correlator's metrics.
+METRICS_SERVICE = "correlator"
 
 
 @dataclass
@@ -57,6 +61,15 @@ class CorrelatorService:
             "correlator.started", area=self.policy.area_id, correlator_id=self.topics.correlator_id
         )
         await asyncio.gather(*(engine.run(stop) for engine in self.engines))
+
+    @property
+    def groups(self) -> dict[str, str]:
+        """Each stage's consumer group and the topic it reads (for lag)."""
+        return {e.config.group_id: e.config.input_topic for e in self.engines}
+
+    def ready(self) -> bool:
+        """Every stage has claimed (and restored the state of) at least one partition."""
+        return all(engine.partitions for engine in self.engines)
 
     @property
     def processed(self) -> int:
@@ -87,14 +100,23 @@ def build_correlator(
         )
 
     engines: list[TransactionalEngine[Any]] = [
-        TransactionalEngine(config("routes", settings.input_topic), MentionRouter(policy, topics)),
+        TransactionalEngine(
+            config("routes", settings.input_topic),
+            MeteredProcessor(MentionRouter(policy, topics), METRICS_SERVICE),
+        ),
         TransactionalEngine(
             config("person", topics.person_mentions),
-            KeyedRules(PersonState, policy, settings.alerts_topic, actor, keys),
+            MeteredProcessor(
+                KeyedRules(PersonState, policy, settings.alerts_topic, actor, keys),
+                METRICS_SERVICE,
+            ),
         ),
         TransactionalEngine(
             config("place", topics.place_mentions),
-            KeyedRules(PlaceState, policy, settings.alerts_topic, actor, keys),
+            MeteredProcessor(
+                KeyedRules(PlaceState, policy, settings.alerts_topic, actor, keys),
+                METRICS_SERVICE,
+            ),
         ),
     ]
     return CorrelatorService(

@@ -21,16 +21,18 @@ from contracts.topics import AUDIT, CANONICAL_EVENTS, inbound_topic, rejected_to
 from deploy.kafka_client import client_config_from_env
 from services.kafka.connection import MAX_RECORD_BYTES, build_broker
 from services.kafka.headers import lenient_parser, raw_decoder
+from services.kafka.publishing import RecordPublisher
 from services.kafka.seen_store import KafkaSeenStore
 from services.normalise.emitter import OutcomeEmitter
 from services.normalise.outcome import InboundRecord
 from services.normalise.pipeline import Normaliser
 from services.normalise.port import PartnerAdapter
+from services.observability.metrics import CountingPublisher, NormaliserMeter
 from services.protection.keys import LocalKeyStore
 from services.settings import Settings
 from services.sharing.agreements import AgreementFile
 
-__all__ = ["NormaliserService", "build_normaliser"]
+__all__ = ["NormaliserService", "build_normaliser", "normaliser_group"]
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +60,16 @@ class NormaliserService:
     async def stop(self) -> None:
         """Stop consuming and flush producers."""
         await self.broker.stop()
+
+    def ready(self) -> bool:
+        """Connected, seen-messages restored, and partitions of the inbound topic assigned."""
+        consumers = [getattr(sub, "consumer", None) for sub in self.broker.subscribers]
+        return bool(consumers) and all(c is not None and c.assignment() for c in consumers)
+
+
+def normaliser_group(partner: str) -> str:
+    """The consumer group of ``partner``'s normaliser."""
+    return f"asbx-{partner}-normaliser"
 
 
 def build_normaliser(
@@ -93,13 +105,22 @@ def build_normaliser(
         seen=seen,
         max_message_bytes=settings.max_message_bytes,
     )
+    meter = NormaliserMeter(f"normaliser-{partner}")
+
+    def counted(publisher: RecordPublisher, topic: str) -> CountingPublisher:
+        return CountingPublisher(publisher, meter.service, topic)
+
     emitter = OutcomeEmitter(
-        actor=actor, canonical=canonical, rejected=rejected, audit=audit, seen=seen
+        actor=actor,
+        canonical=counted(canonical, CANONICAL_EVENTS.name),
+        rejected=counted(rejected, rejected_topic(partner)),
+        audit=counted(audit, AUDIT.name),
+        seen=seen,
     )
 
     @broker.subscriber(
         inbound_topic(partner),
-        group_id=f"asbx-{partner}-normaliser",
+        group_id=normaliser_group(partner),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_partition_fetch_bytes=MAX_RECORD_BYTES,
@@ -121,8 +142,10 @@ def build_normaliser(
             headers=dict(msg.headers),
         )
         structlog.contextvars.clear_contextvars()
-        outcome = normaliser.process(record)
-        await emitter.emit(outcome)
+        with meter.handling(record.topic) as observe:
+            outcome = normaliser.process(record)
+            observe(outcome)
+            await emitter.emit(outcome)
 
     app = FastStream(broker, logger=None)
     service = NormaliserService(app=app, broker=broker, seen=seen, settings=settings)

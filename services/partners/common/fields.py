@@ -83,13 +83,25 @@ def _plausible_birth(value: date) -> date:
     return value
 
 
+def _plausible(value: date) -> date:
+    # Year 221 is valid ISO 8601 but no partner record is from then; such dates also break
+    # round trips (Europe/London before 1847 has a seconds offset JSON cannot carry).
+    if not 1900 <= value.year <= 2100:
+        raise PydanticCustomError("date_range", "dates must be between 1900 and 2100")
+    return value
+
+
 IsoDateTime = Annotated[
     AwareDatetime,
     BeforeValidator(_iso_text),
+    AfterValidator(_plausible),
     Field(strict=False, description="ISO 8601 date-time with a zone offset or Z."),
 ]
 IsoDate = Annotated[
-    date, BeforeValidator(_iso_text), Field(strict=False, description="ISO 8601 date.")
+    date,
+    BeforeValidator(_iso_text),
+    AfterValidator(_plausible),
+    Field(strict=False, description="ISO 8601 date."),
 ]
 BirthDate = Annotated[IsoDate, AfterValidator(_plausible_birth)]
 Ref = Annotated[

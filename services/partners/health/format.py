@@ -86,7 +86,8 @@ def _check_types(root: object, entries: Sequence[tuple[int, object]]) -> str:
     if root not in ACCEPTED_TYPES:
         raise _unknown_type(root, "the message root")
     for index, entry_type in entries:
-        if root != "Bundle" or entry_type not in _ENTRY_TYPES:
+        # A JSON entry's resourceType may be a list or object: unhashable, never a FHIR name.
+        if root != "Bundle" or not isinstance(entry_type, str) or entry_type not in _ENTRY_TYPES:
             raise _unknown_type(entry_type, f"Bundle.entry[{index}].resource")
     return str(root)
 
@@ -151,6 +152,11 @@ def _load_xml(raw: bytes) -> Any:
         raise Refusal(
             RejectReason.NOT_PARSEABLE,
             f"message is not well-formed XML (line {line}, column {column})",
+        ) from None
+    except (ValueError, LookupError):  # expat: a declared multi-byte or unknown encoding
+        raise Refusal(
+            RejectReason.NOT_PARSEABLE,
+            "the XML declaration names an encoding that is not supported; send UTF-8",
         ) from None
     if _too_deep(tree, list):
         raise Refusal(RejectReason.HOSTILE_CONTENT, f"XML nests deeper than {MAX_DEPTH} levels")

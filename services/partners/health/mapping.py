@@ -57,8 +57,8 @@ def instant(value: Any) -> datetime | None:
 
 def _required(value: Any, location: str, what: str) -> datetime:
     found = instant(value)
-    if found is None:
-        problem = f"{what} is required, as a full date or date-time"
+    if found is None or not 1900 <= found.year <= 2100:
+        problem = f"{what} is required, as a full date or date-time between 1900 and 2100"
         raise Refusal(
             RejectReason.SCHEMA_VIOLATION,
             f"{location}: {problem}",

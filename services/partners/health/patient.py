@@ -100,7 +100,8 @@ def patient_subject(patient: Any, path: str, key: str) -> Subject:
     birth = patient.birthDate
     identity = Identity(
         nhs_number=nhs_number(patient.identifier, f"{path}.identifier"),
-        given=(" ".join(name.given or ()) or None) if name else None,
+        # FHIR JSON may carry ``null`` given names (aligned with ``_given`` extensions).
+        given=(" ".join(g for g in name.given or () if g) or None) if name else None,
         family=name.family if name else None,
         birth_date=birth if isinstance(birth, date) and not isinstance(birth, datetime) else None,
         phone=phone.value if phone else None,

@@ -1,0 +1,163 @@
+"""Prometheus metrics every asbx service exposes, and the small wrappers that record them.
+
+Metrics live in the process-wide default registry and carry a ``service`` label, so several
+services in one process (the demo, the integration tests) share one ``/metrics`` page without
+clashing. Handlers stay small: publishers are wrapped to count what goes out, and a normaliser
+handler records one outcome per record through :meth:`NormaliserMeter.handling`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+from aiokafka import ConsumerRecord
+from prometheus_client import Counter, Gauge, Histogram
+
+from services.kafka.publishing import RecordPublisher
+from services.normalise.outcome import Accepted, Duplicate, Outcome, Rejected
+from services.streams.engine import Output, Processor
+from services.streams.store import PartitionStore
+
+__all__ = [
+    "CONSUMER_LAG",
+    "ERRORS",
+    "MESSAGES_IN",
+    "MESSAGES_OUT",
+    "OUTCOMES",
+    "PROCESSING_SECONDS",
+    "READY",
+    "REJECTED",
+    "CountingPublisher",
+    "MeteredProcessor",
+    "NormaliserMeter",
+]
+
+V = TypeVar("V")
+
+MESSAGES_IN = Counter(
+    "asbx_messages_in", "Records consumed, per input topic.", ["service", "topic"]
+)
+MESSAGES_OUT = Counter(
+    "asbx_messages_out",
+    "Records published and acknowledged, per output topic.",
+    ["service", "topic"],
+)
+OUTCOMES = Counter(
+    "asbx_outcomes", "Normalised partner messages by outcome.", ["service", "outcome"]
+)
+REJECTED = Counter(
+    "asbx_rejected", "Partner messages refused, by machine-readable reason.", ["service", "reason"]
+)
+ERRORS = Counter(
+    "asbx_errors",
+    "Failures inside a service (publish failures, records sent to a dead letter topic).",
+    ["service", "kind"],
+)
+PROCESSING_SECONDS = Histogram(
+    "asbx_processing_seconds",
+    "Time from a record's arrival in the handler to its outputs being acknowledged.",
+    ["service"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+CONSUMER_LAG = Gauge(
+    "asbx_consumer_lag",
+    "End offset minus the group's committed offset, per partition.",
+    ["service", "group", "topic", "partition"],
+)
+READY = Gauge("asbx_ready", "1 once the service is connected and owns its partitions.", ["service"])
+
+
+class CountingPublisher:
+    """A :class:`RecordPublisher` that counts each acknowledged record against its topic."""
+
+    def __init__(self, inner: RecordPublisher, service: str, topic: str) -> None:
+        self._inner = inner
+        self._out = MESSAGES_OUT.labels(service, topic)
+        self._errors = ERRORS.labels(service, "publish")
+
+    async def publish(
+        self, message: Any, *, key: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        """Publish through the wrapped publisher; count success, or the failure before raising."""
+        try:
+            result = await self._inner.publish(message, key=key, headers=headers)
+        except Exception:
+            self._errors.inc()
+            raise
+        self._out.inc()
+        return result
+
+
+class NormaliserMeter:
+    """Records what a normaliser handler did with one record."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        for outcome in ("accepted", "rejected", "duplicate"):
+            OUTCOMES.labels(service, outcome)  # exported as 0 before the first message
+        READY.labels(service).set(0)
+
+    @contextmanager
+    def handling(self, topic: str) -> Iterator[Callable[[Outcome], None]]:
+        """Time the block and count its input; the block reports its outcome to the callable."""
+        MESSAGES_IN.labels(self.service, topic).inc()
+        started = time.perf_counter()
+        try:
+            yield self._observe
+        except Exception:
+            ERRORS.labels(self.service, "handler").inc()
+            raise
+        finally:
+            PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+
+    def _observe(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Accepted):
+            OUTCOMES.labels(self.service, "accepted").inc()
+        elif isinstance(outcome, Rejected):
+            OUTCOMES.labels(self.service, "rejected").inc()
+            REJECTED.labels(self.service, outcome.rejection.reason.value).inc()
+        elif isinstance(outcome, Duplicate):
+            OUTCOMES.labels(self.service, "duplicate").inc()
+
+
+class MeteredProcessor(Generic[V]):
+    """A stream :class:`Processor` that counts and times each record it processes.
+
+    Outputs are counted when produced inside the stage's transaction (they become visible on
+    commit); a record the inner processor raises on is counted as an error (the engine sends it
+    to the dead letter topic).
+    """
+
+    def __init__(self, inner: Processor[V], service: str) -> None:
+        self._inner = inner
+        self._service = service
+        self._seconds = PROCESSING_SECONDS.labels(service)
+        self._errors = ERRORS.labels(service, "dead_letter")
+
+    def process(
+        self, store: PartitionStore[V], record: ConsumerRecord[bytes, bytes]
+    ) -> list[Output]:
+        """Delegate to the wrapped processor, recording count, outputs and latency."""
+        MESSAGES_IN.labels(self._service, record.topic).inc()
+        started = time.perf_counter()
+        try:
+            outputs = self._inner.process(store, record)
+        except Exception:
+            self._errors.inc()
+            raise
+        finally:
+            self._seconds.observe(time.perf_counter() - started)
+        for out in outputs:
+            MESSAGES_OUT.labels(self._service, out.topic).inc()
+        return outputs
+
+    def encode(self, value: V) -> bytes:
+        """State value → changelog bytes (unchanged)."""
+        return self._inner.encode(value)
+
+    def decode(self, raw: bytes) -> V:
+        """Changelog bytes → state value (unchanged)."""
+        return self._inner.decode(raw)

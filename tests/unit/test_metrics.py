@@ -1,0 +1,106 @@
+"""Metric wrappers and the health endpoint, without Kafka."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from services.observability.http import HealthServer
+from services.observability.metrics import CountingPublisher, MeteredProcessor
+from services.streams.engine import Output
+from services.streams.store import PartitionStore
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+class Publisher:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    async def publish(
+        self, message: Any, *, key: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
+        if self.fail:
+            raise ConnectionError("cluster away")
+
+
+async def test_counting_publisher_counts_acknowledged_records_and_failures() -> None:
+    """Only acknowledged records count as out; a failed publish counts as an error and raises."""
+    before = sample("asbx_messages_out_total", service="unit", topic="t")
+    errors = sample("asbx_errors_total", service="unit", kind="publish")
+    await CountingPublisher(Publisher(), "unit", "t").publish(b"x")
+    with pytest.raises(ConnectionError):
+        await CountingPublisher(Publisher(fail=True), "unit", "t").publish(b"x")
+    assert sample("asbx_messages_out_total", service="unit", topic="t") == before + 1
+    assert sample("asbx_errors_total", service="unit", kind="publish") == errors + 1
+
+
+class Echo:
+    def process(self, store: PartitionStore[str], record: Any) -> list[Output]:
+        if record.value == b"bad":
+            raise ValueError("bad record")
+        return [Output("out", b"k", record.value)]
+
+    def encode(self, value: str) -> bytes:
+        return value.encode()
+
+    def decode(self, raw: bytes) -> str:
+        return raw.decode()
+
+
+class Record:
+    def __init__(self, value: bytes) -> None:
+        self.topic, self.value = "in", value
+
+
+def test_metered_processor_counts_in_out_latency_and_errors() -> None:
+    """A stage record counts in, its outputs out, its time observed; a raise counts an error."""
+    processor: MeteredProcessor[str] = MeteredProcessor(Echo(), "unit-stage")
+    store: PartitionStore[str] = PartitionStore(0)
+    processor.process(store, Record(b"ok"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="bad record"):
+        processor.process(store, Record(b"bad"))  # type: ignore[arg-type]
+    assert sample("asbx_messages_in_total", service="unit-stage", topic="in") == 2
+    assert sample("asbx_messages_out_total", service="unit-stage", topic="out") == 1
+    assert sample("asbx_errors_total", service="unit-stage", kind="dead_letter") == 1
+    assert sample("asbx_processing_seconds_count", service="unit-stage") == 2
+    assert processor.decode(processor.encode("v")) == "v"
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_health_server_answers_liveness_readiness_and_metrics() -> None:
+    """Liveness is always 200; readiness follows the check (503 if it raises); metrics are text."""
+    state = {"ready": False}
+
+    def ready() -> bool:
+        if state.get("boom"):
+            raise RuntimeError("check failed")
+        return state["ready"]
+
+    server = HealthServer(0, ready, host="127.0.0.1").start()
+    try:
+        assert get(server.port, "/livez")[0] == 200
+        assert get(server.port, "/readyz")[0] == 503
+        state["ready"] = True
+        assert get(server.port, "/readyz") == (200, b"ready\n")
+        state["boom"] = True
+        assert get(server.port, "/readyz")[0] == 503
+        status, body = get(server.port, "/metrics")
+        assert status == 200
+        assert b"asbx_consumer_lag" in body
+        assert get(server.port, "/nothing")[0] == 404
+    finally:
+        server.stop()
