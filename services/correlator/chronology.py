@@ -26,7 +26,7 @@ from services.audit.records import sealed_fields
 from services.protection.keys import KeyStore
 from services.protection.sealing import Opener, UnreadableError
 
-__all__ = ["Entry", "build_chronology", "disclosure_record", "mentions"]
+__all__ = ["Entry", "build_chronology", "disclosure_record", "mentions", "open_entry"]
 
 WITHHELD = "(withheld: not shared with this audience)"
 UNREADABLE = "(unreadable: key destroyed or data altered)"
@@ -81,6 +81,18 @@ def _open(opener: Opener, sealed: SealedField, event_id: str) -> Any:
         return UNREADABLE
 
 
+def open_entry(event: CanonicalEvent, opener: Opener) -> Entry:
+    """One event as an entry, each sealed field opened for the opener's audience or withheld."""
+    return Entry(
+        occurred_at=event.occurred_at,
+        partner=event.partner.value,
+        kind=event.data.kind,
+        event_id=event.id,
+        summary=_summary(event.data),
+        opened={f.path: _open(opener, f, event.id) for f in sealed_fields(event.data)},
+    )
+
+
 def build_chronology(
     events: Iterable[CanonicalEvent], subject: str, audience: Audience, keys: KeyStore
 ) -> list[Entry]:
@@ -88,14 +100,7 @@ def build_chronology(
     opener = Opener(keys, audience)
     found = {e.id: e for e in events if mentions(e, subject)}  # a redelivered event shows once
     return [
-        Entry(
-            occurred_at=event.occurred_at,
-            partner=event.partner.value,
-            kind=event.data.kind,
-            event_id=event.id,
-            summary=_summary(event.data),
-            opened={f.path: _open(opener, f, event.id) for f in sealed_fields(event.data)},
-        )
+        open_entry(event, opener)
         for event in sorted(found.values(), key=lambda e: (e.occurred_at, e.id))
     ]
 
