@@ -128,7 +128,8 @@ def _facet_with(facts: Iterable[Fact], token: str) -> PersonFacet | None:
 
 def _label(view: PersonView, entries: dict[str, Entry], fallback: str) -> str:
     """The person's name when this audience may open an identity that names them."""
-    for report in (*view.reports, *view.interventions, *view.flags):
+    named: tuple[Fact, ...] = (*view.reports, *view.interventions, *view.flags)
+    for report in named:
         entry = entries.get(report.event_id)
         if entry is None:
             continue
@@ -200,19 +201,26 @@ def build_case(
     entries = {i: open_entry(by_id[i], opener) for i in unique}
 
     victim = Party(
-        victim_view.cluster.person_id, PersonRole.VICTIM, _label(victim_view, entries, "Victim"),
+        victim_view.cluster.person_id,
+        PersonRole.VICTIM,
+        _label(victim_view, entries, "Victim"),
         victim_view,
     )
     perpetrators = tuple(
-        Party(pid, PersonRole.ALLEGED_PERPETRATOR, _label(v, entries, f"Alleged perpetrator {n}"), v)
+        Party(
+            pid, PersonRole.ALLEGED_PERPETRATOR, _label(v, entries, f"Alleged perpetrator {n}"), v
+        )
         for n, (pid, v) in enumerate(sorted(perpetrator_views.items()), start=1)
     )
     names = {p.person_id: p.label for p in (victim, *perpetrators)}
     members = {m: p.person_id for p in (victim, *perpetrators) for m in p.view.cluster.members}
 
     def who(fact: Fact) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(names[members[p.record_id]] for p in fact.people
-                                   if p.record_id in members))
+        return tuple(
+            dict.fromkeys(
+                names[members[p.record_id]] for p in fact.people if p.record_id in members
+            )
+        )
 
     items: list[CaseItem] = []
     reports = [f for f in unique.values() if isinstance(f, IncidentReport)]

@@ -25,7 +25,9 @@ def scenario_events(keys: KeyStore) -> list[CanonicalEvent]:
             seen=InMemorySeenStore(),
             max_message_bytes=1 << 20,
         )
-        record = InboundRecord("t", 0, 0, None, message.value, {"content-type": message.content_type})
+        record = InboundRecord(
+            "t", 0, 0, None, message.value, {"content-type": message.content_type}
+        )
         outcome = normaliser.process(record)
         assert isinstance(outcome, Accepted), message.label
         events += outcome.events
