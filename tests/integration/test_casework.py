@@ -142,7 +142,7 @@ async def test_evidence_bundle_matches_chronology_and_verifies(
     assert len(hashes) == len(event_ids), "every entry has its provenance in the archive"
 
     archived = list(archived_records(service.audit_log))
-    by_hash = {h: r for h, r in zip(_leaf_hashes(service.audit_log), archived, strict=True)}
+    by_hash = dict(zip(_leaf_hashes(service.audit_log), archived, strict=True))
     for event_id, leaf in zip(event_ids, hashes, strict=True):
         assert by_hash[leaf].event_id == event_id
         assert by_hash[leaf].action is AuditAction.CANONICAL_PUBLISHED
