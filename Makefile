@@ -6,8 +6,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The web UI's GOV.UK Frontend assets, pinned in package.json / package-lock.json.
+NODE_STAMP := node_modules/.installed
+# Browser tests drive Debian's chromium; Playwright must never download a browser of its own.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install demo test lint typecheck unit stop broker topics contracts clean
+.PHONY: install demo test lint typecheck unit stop broker topics contracts clean browser web
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +21,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
+
+$(CHROMIUM):
+	$(SUDO) apt-get install -y chromium || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+
+browser: $(CHROMIUM)
 
 demo: install
 	$(BIN)/asbx demo
 
-test: install lint typecheck
+test: install browser lint typecheck
 	$(BIN)/pytest
 
 lint: install
@@ -30,8 +45,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy contracts services deploy
 
-unit: install
+unit: install browser
 	$(BIN)/pytest -m "not kafka"
+
+web: install
+	$(BIN)/asbx web
 
 broker: install
 	$(BIN)/asbx broker start
@@ -47,4 +65,4 @@ contracts: install
 
 clean:
 	-$(BIN)/asbx broker stop
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules

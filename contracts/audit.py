@@ -52,3 +52,10 @@ class AuditRecord(BaseModel):
     key_ids: tuple[str, ...] = ()
     message_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     outcome: str | None = Field(default=None, max_length=300)
+    related_ids: tuple[str, ...] = Field(
+        default=(),
+        description="Ids this record rests on: an alert's contributing canonical event ids; "
+        "the alert ids a disclosure was made for. Left out of the JSON when empty, so records "
+        "written before it existed keep their bytes (and their audit-log leaf hashes).",
+        exclude_if=lambda ids: not ids,
+    )

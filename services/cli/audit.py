@@ -11,14 +11,12 @@ import asyncio
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 
-from contracts.audit import AuditRecord
 from contracts.topics import AUDIT
 from deploy.kafka_client import client_config_from_env
-from services.audit.log import AuditLog, CheckpointSigner, checkpoints_path_for
+from services.audit.archive import archive_topic
+from services.audit.log import CheckpointSigner, checkpoints_path_for
 from services.audit.verify import verify
-from services.kafka.reader import read_all
 from services.settings import REPO_ROOT, Settings
 
 __all__ = ["audit_app"]
@@ -31,26 +29,13 @@ DEFAULT_LOG = REPO_ROOT / "var" / "audit" / "audit.jsonl"
 def archive(log: Path = DEFAULT_LOG) -> None:
     """Append new audit records from the audit topic to the log and sign a checkpoint."""
     settings = Settings()
-    records = asyncio.run(
-        read_all(settings.kafka_bootstrap_servers, AUDIT.name, client_config_from_env())
+    result = asyncio.run(
+        archive_topic(
+            settings.kafka_bootstrap_servers, log, settings.keys_dir, client_config_from_env()
+        )
     )
-    log.parent.mkdir(parents=True, exist_ok=True)
-    audit_log = AuditLog(
-        log, CheckpointSigner.load_or_create(settings.keys_dir), checkpoint_every=0
-    )
-    known = {r.record_id for r in audit_log.records()}
-    added, malformed = 0, []
-    for raw in sorted(records, key=lambda r: (r.partition, r.offset)):
-        try:
-            record = AuditRecord.model_validate_json(raw.value or b"")
-        except ValidationError:
-            malformed.append(raw.offset)  # not an audit record: reported, never archived as one
-            continue
-        if record.record_id not in known:
-            audit_log.append(record)
-            known.add(record.record_id)
-            added += 1
-    checkpoint = audit_log.checkpoint()
+    checkpoint, added, malformed = result.checkpoint, result.added, result.malformed_offsets
+    assert checkpoint is not None
     typer.echo(f"archived {added} new record(s); size {checkpoint.size}, root {checkpoint.root}")
     if malformed:
         typer.echo(

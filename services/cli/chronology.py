@@ -21,7 +21,13 @@ __all__ = ["show_chronology"]
 
 
 async def show_chronology(
-    subject: str, audience: Audience, purpose: str, justification: str, actor: str
+    subject: str,
+    audience: Audience,
+    purpose: str,
+    justification: str,
+    actor: str,
+    *,
+    alert_ids: tuple[str, ...] = (),
 ) -> None:
     """Print the chronology and publish its disclosure record (acks=all) before returning."""
     settings = Settings()
@@ -30,7 +36,13 @@ async def show_chronology(
     events = [CanonicalEvent.model_validate_json(r.value) for r in records]
     entries = build_chronology(events, subject, audience, LocalKeyStore(settings.keys_dir))
     audit = disclosure_record(
-        entries, subject, audience, purpose=purpose, justification=justification, actor=actor
+        entries,
+        subject,
+        audience,
+        purpose=purpose,
+        justification=justification,
+        actor=actor,
+        alert_ids=alert_ids,
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", **config

@@ -117,18 +117,46 @@ def demo(
 
 
 @app.command("chronology")
-def chronology(
+def chronology(  # noqa: PLR0917 - typer maps each parameter to an option
     subject: Annotated[str, typer.Argument(help="subject token, e.g. from an alert")],
     audience: Annotated[Audience, typer.Option(help="whose keys open the sealed fields")],
     purpose: Annotated[str, typer.Option(help="why the record is consulted")],
     justification: Annotated[str, typer.Option(help="recorded in the audit log")],
     actor: Annotated[str, typer.Option(help="who is asking")] = "lead-officer",
+    alert: Annotated[
+        list[str] | None, typer.Option(help="alert id the chronology is built for (repeatable)")
+    ] = None,
 ) -> None:
     """A subject's events across partners, oldest first; opening is audited as a disclosure."""
     configure_logging(fmt="json", level="WARNING")
     from services.cli.chronology import show_chronology  # noqa: PLC0415
 
-    asyncio.run(show_chronology(subject, audience, purpose, justification, actor))
+    asyncio.run(
+        show_chronology(
+            subject, audience, purpose, justification, actor, alert_ids=tuple(alert or ())
+        )
+    )
+
+
+@app.command("web")
+def web(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Serve the information-governance review web UI (passwords in var/web/)."""
+    configure_logging()
+    import uvicorn  # noqa: PLC0415
+
+    from services.web.app import create_app  # noqa: PLC0415
+    from services.web.settings import WebSettings  # noqa: PLC0415
+
+    settings = WebSettings()
+    application = create_app(settings)
+    typer.echo(
+        f"IG review on http://{host}:{port}/ ; local passwords in "
+        f"{settings.state_dir / 'local-passwords.txt'}"
+    )
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
 
 
 @contracts_app.command("generate")

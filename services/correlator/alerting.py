@@ -102,6 +102,7 @@ def alert_outputs(
             lawful_basis=envelope.lawful_basis.value,
             recipient=",".join(a.value for a in envelope.data.audiences),
             outcome=f"{draft.rule.value}: {len(draft.event_ids)} event(s) contributed"[:300],
+            related_ids=tuple(sorted(draft.event_ids)),
         )
         outputs.append(Output(AUDIT.name, actor.encode(), audit.model_dump_json().encode()))
     return outputs

@@ -113,8 +113,9 @@ def disclosure_record(
     purpose: str,
     justification: str,
     actor: str,
+    alert_ids: tuple[str, ...] = (),
 ) -> AuditRecord:
-    """The audit record of showing ``entries`` to ``audience``."""
+    """The audit record of showing ``entries`` to ``audience`` (for ``alert_ids``, if any)."""
     opened = sorted(
         {p for e in entries for p, v in e.opened.items() if v not in (WITHHELD, UNREADABLE)}
     )
@@ -129,4 +130,5 @@ def disclosure_record(
         recipient=audience.value,
         fields=tuple(opened),
         outcome=f"chronology of {len(entries)} event(s) disclosed",
+        related_ids=alert_ids,
     )

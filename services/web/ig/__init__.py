@@ -1,0 +1,1 @@
+"""Information-governance review: who saw what about whom, when and why (metadata only)."""
