@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
+from services.web.case.routes import router as case_router
 from services.web.ig.routes import router as ig_router
 from services.web.users import Role
 
@@ -45,5 +46,5 @@ SECTIONS: tuple[Section, ...] = (
             ("Reports", "/ig/reports"),
         ),
     ),
-    # Case review figures and the case view go here, one line each.
+    Section(case_router, CASE_ROLES, (("Cases", "/cases"), ("Figures", "/cases/figures"))),
 )

@@ -49,18 +49,13 @@ async def service(
         *(with_message_id(m, f"CW-{run}-{i}") for i, m in enumerate(scenario()))
     )
     assert all(f.verdict and f.verdict.action is AuditAction.INBOUND_ACCEPTED for f in fates)
-    store = CaseworkStore(exchange.bootstrap)
-    await store.start()
-    try:
-        yield CaseworkService(
-            bootstrap=exchange.bootstrap,
-            keys=keys,
-            policy=load_policy(),
-            audit_log=tmp_path / "audit.jsonl",
-            store=store,
-        )
-    finally:
-        await store.stop()
+    yield CaseworkService(
+        bootstrap=exchange.bootstrap,
+        keys=keys,
+        policy=load_policy(),
+        audit_log=tmp_path / "audit.jsonl",
+        store=CaseworkStore(exchange.bootstrap),
+    )
 
 
 async def _archive(bootstrap: str, log_path: Path, signer: CheckpointSigner) -> None:
