@@ -10,6 +10,8 @@ never seen.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
@@ -42,7 +44,7 @@ def casework_headers(event: CaseworkEvent) -> list[tuple[str, bytes]]:
 
 
 class CaseworkStore:
-    """Publishes casework and disclosures; reads casework back. Start before use, then stop."""
+    """Publishes casework and disclosures (each in its own transaction); reads casework back."""
 
     def __init__(
         self,
@@ -55,33 +57,36 @@ class CaseworkStore:
         self._config = client_config or {}
         self.topic = topic
         self.audit_topic = audit_topic
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AIOKafkaProducer]:
+        """A producer for one transaction: casework is recorded a few times a day, so a
+        connection per write keeps no client open in the web process between requests."""
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
             acks="all",
             enable_idempotence=True,
             transactional_id=f"asbx-casework-{uuid.uuid4()}",
             **self._config,
         )
-
-    async def start(self) -> None:
-        """Connect the producer (registers its transactional id with the cluster)."""
-        await self._producer.start()
-
-    async def stop(self) -> None:
-        """Flush and disconnect."""
-        await self._producer.stop()
+        await producer.start()
+        try:
+            async with producer.transaction():
+                yield producer
+        finally:
+            await producer.stop()
 
     async def record(self, event: CaseworkEvent) -> AuditRecord:
         """Publish ``event`` and its audit record atomically; returns the audit record."""
         audit = casework_audit_record(event)
-        async with self._producer.transaction():
-            await self._producer.send(
+        async with self._transaction() as producer:
+            await producer.send(
                 self.topic,
                 event.model_dump_json().encode(),
                 key=event.case_id.encode(),
                 headers=casework_headers(event),
             )
-            await self._producer.send(
+            await producer.send(
                 self.audit_topic, audit.model_dump_json().encode(), key=AUDIT_STREAM
             )
         _log.info("casework_recorded", kind=event.data.kind, case_id=event.case_id)
@@ -89,8 +94,8 @@ class CaseworkStore:
 
     async def audit(self, record: AuditRecord) -> None:
         """Publish one audit record (a disclosure) and wait until it is committed."""
-        async with self._producer.transaction():
-            await self._producer.send(
+        async with self._transaction() as producer:
+            await producer.send(
                 self.audit_topic, record.model_dump_json().encode(), key=AUDIT_STREAM
             )
 
