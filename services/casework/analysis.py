@@ -199,8 +199,11 @@ def _in_force_until(step: InterventionFact, policy: AreaPolicy) -> date | None:
 
 
 def _in_force(step: InterventionFact, policy: AreaPolicy, day: date) -> bool:
+    """A dated step is in force until its end; an undated letter is on record, not in force."""
     until = _in_force_until(step, policy)
-    return step.effective_from <= day and (until is None or day <= until)
+    if until is None:
+        return step.intervention in _BINDING and step.effective_from <= day
+    return step.effective_from <= day <= until
 
 
 def ladder(party: Party, policy: AreaPolicy, as_of: date) -> Ladder:

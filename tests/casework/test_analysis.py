@@ -56,6 +56,7 @@ def test_ladder_for_each_visitor(lead_case: CaseFile) -> None:
     assert [(b.occurred_on, b.elsewhere) for b in jordan.breaches] == [(date(2026, 6, 9), False)]
     assert [(b.occurred_on, b.elsewhere) for b in tyler.breaches] == [(date(2026, 6, 14), True)]
     assert jordan.rungs[0].intervention is InterventionType.WARNING_LETTER
+    assert not jordan.rungs[0].active  # a letter is on record, not in force
 
 
 def test_cpw_no_longer_active_after_it_lapses(lead_case: CaseFile) -> None:
