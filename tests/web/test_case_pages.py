@@ -10,7 +10,7 @@ from services.casework.osara import CaseRecord
 from services.web.app import create_app
 from services.web.case.view import case_page, vulnerability_note
 from services.web.settings import WebSettings
-from tests.casework.conftest import case_keys, cuckooing, lead_case, policy
+from tests.casework.fixtures import case_keys, cuckooing, lead_case, policy
 from tests.web.test_pages import log_in
 
 __all__ = ["case_keys", "cuckooing", "lead_case", "policy"]  # fixtures shared with casework tests
