@@ -42,11 +42,15 @@ DASH = "\N{EN DASH}"
 HEALTH_DETAIL = ("Learning disability", "easy read", "cuckooing at home address")
 
 
-@pytest_asyncio.fixture(loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def server(
-    exchange: Exchange, correlator: CorrelatorService, keys_dir: Path, tmp_path: Path
+    exchange: Exchange,
+    correlator: CorrelatorService,
+    keys_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[LiveServer]:
-    """The web app over the scenario: sent, correlated, audit archived."""
+    """The web app over the scenario (sent once, correlated, audit archived)."""
+    tmp_path = tmp_path_factory.mktemp("case-web")
     await ensure_topics(exchange.bootstrap, [CASEWORK])
     run = uuid.uuid4().hex[:8]
     await exchange.send(*(with_message_id(m, f"UI-{run}-{i}") for i, m in enumerate(scenario())))
