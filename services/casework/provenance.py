@@ -75,6 +75,7 @@ def disclosure(
     justification: str,
     what: str,
     document_sha256: str | None = None,
+    alert_ids: tuple[str, ...] = (),
 ) -> AuditRecord:
     """The audit record of disclosing ``case`` to its audience (a view, or an exported bundle)."""
     return AuditRecord(
@@ -90,4 +91,5 @@ def disclosure(
         message_sha256=document_sha256,
         outcome=f"{what}: {len(case.items)} chronology item(s) from {len(case.entries)} "
         f"event(s) disclosed"[:300],
+        related_ids=alert_ids,
     )

@@ -60,7 +60,9 @@ class CaseworkService:
         records = await read_all(self.bootstrap, self.canonical_topic, self.client_config)
         return [CanonicalEvent.model_validate_json(r.value or b"") for r in records]
 
-    async def open_case(self, subject: str, viewer: Viewer) -> CaseFile:
+    async def open_case(
+        self, subject: str, viewer: Viewer, alert_ids: tuple[str, ...] = ()
+    ) -> CaseFile:
         """The case as ``viewer`` may see it; its disclosure is audited before it is returned."""
         case = build_case(
             await self.canonical_events(), subject, viewer.audience, self.keys, self.policy
@@ -72,6 +74,7 @@ class CaseworkService:
                 purpose=viewer.purpose,
                 justification=viewer.justification,
                 what="case view",
+                alert_ids=alert_ids,
             )
         )
         return case
@@ -89,7 +92,12 @@ class CaseworkService:
         return await self.store.read(case_id)
 
     async def evidence_bundle(
-        self, subject: str, viewer: Viewer, application: Application, area_name: str
+        self,
+        subject: str,
+        viewer: Viewer,
+        application: Application,
+        area_name: str,
+        alert_ids: tuple[str, ...] = (),
     ) -> tuple[CaseFile, bytes]:
         """The bundle PDF; the export (with the document's SHA-256) is audited first."""
         case = build_case(
@@ -110,6 +118,7 @@ class CaseworkService:
                 justification=viewer.justification,
                 what=f"evidence bundle for {application.value} exported",
                 document_sha256=hashlib.sha256(pdf).hexdigest(),
+                alert_ids=alert_ids,
             )
         )
         return case, pdf

@@ -39,6 +39,7 @@ __all__ = ["chromium", "page"]  # fixtures used here, defined beside the other w
 pytestmark = pytest.mark.kafka
 
 DASH = "\N{EN DASH}"
+JUSTIFICATION = "Preparing the case review for Bethany"
 HEALTH_DETAIL = ("Learning disability", "easy read", "cuckooing at home address")
 
 
@@ -70,7 +71,7 @@ async def server(
         stop(live)
 
 
-async def _open_case(page: Page, server: LiveServer, keys: LocalKeyStore) -> None:
+async def _open_case(page: Page, server: LiveServer, keys: LocalKeyStore) -> str:
     """From the alerts list, open the case of this run's threshold alert about Bethany (the
     kept broker also holds alerts about earlier runs' people, under other keys)."""
     found = await alerts(server.settings.kafka_bootstrap_servers, server.settings.alerts_topic)
@@ -79,9 +80,10 @@ async def _open_case(page: Page, server: LiveServer, keys: LocalKeyStore) -> Non
     ]
     await log_in(page, server, "lead.officer", "/cases")
     await page.locator(f'a[href="/cases/{case_id_for_alert(alert.id)}/open"]').click()
-    await page.get_by_label("Justification").fill("Preparing the case review for Bethany")
+    await page.get_by_label("Justification").fill(JUSTIFICATION)
     await page.get_by_role("button", name="Open case").click()
     await expect(page.get_by_test_id("victim")).to_have_text("Bethany Marsh")
+    return alert.id
 
 
 async def test_case_view_shows_chronology_pictures_and_ladders(
@@ -89,7 +91,7 @@ async def test_case_view_shows_chronology_pictures_and_ladders(
 ) -> None:
     """Full chronology, heat map, threshold chart and a ladder per visitor; the lead agency
     sees that Bethany is flagged vulnerable but not why."""
-    await _open_case(page, server, keys)
+    alert_id = await _open_case(page, server, keys)
     expected = build_case(
         await server.app.state.casework.canonical_events(),
         bethany(keys),
@@ -127,15 +129,16 @@ async def test_case_view_shows_chronology_pictures_and_ladders(
     await expect(page.get_by_test_id("leaf-hash")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
     await screenshot(page, "case-provenance")
 
-    views = await collect(
-        server.settings.kafka_bootstrap_servers,
-        AUDIT.name,
-        until=lambda rs: any(
-            b'"case view' in (r.value or b"") and b"Preparing the case review" in (r.value or b"")
-            for r in rs
-        ),
-    )
-    assert views
+    def viewed(records: list[object]) -> bool:
+        for r in records:
+            value = r.value or b""  # type: ignore[attr-defined]
+            if b"case view" in value:
+                record = AuditRecord.model_validate_json(value)
+                if alert_id in record.related_ids and record.justification == JUSTIFICATION:
+                    return record.recipient == "lead_agency" and "detail" not in record.fields
+        return False
+
+    assert await collect(server.settings.kafka_bootstrap_servers, AUDIT.name, until=viewed)
 
 
 async def test_osara_work_and_evidence_bundle(

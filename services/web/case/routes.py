@@ -151,7 +151,7 @@ async def case_view(request: Request, user: LeadUser, case_id: str) -> Response:
     alert = await _alert_for(request, case_id, viewer.audience)
     service = casework_service(request)
     try:
-        case = await service.open_case(alert.subject, viewer)
+        case = await service.open_case(alert.subject, viewer, (alert.id,))
     except CaseNotFoundError as error:
         raise HTTPException(404, str(error)) from None
     record = case_record(await service.casework(case_id), case_id, viewer.audience, service.keys)
@@ -251,7 +251,7 @@ async def bundle(request: Request, user: LeadUser, case_id: str) -> Response:
     except ValueError:
         raise HTTPException(400, "Select the application the bundle supports") from None
     _case, pdf = await casework_service(request).evidence_bundle(
-        alert.subject, viewer, application, alert.area
+        alert.subject, viewer, application, alert.area, (alert.id,)
     )
     name = f"evidence-bundle-{application.value}-{case_id[5:13]}.pdf"
     return Response(
