@@ -2,6 +2,8 @@
 #   make demo   - install, start the local Kafka broker, create topics, run the services and
 #                 replay the sample cuckooing scenario
 #   make test   - install, lint, type-check and run every test against a real Kafka broker
+#                 (browser tests drive Debian's chromium, installed here if missing)
+#   make web    - the information-governance review web UI (passwords in var/web/)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

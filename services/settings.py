@@ -7,6 +7,7 @@ Environment variables, in one place:
 - ``ASBX_AGREEMENTS_FILE`` — data-sharing agreements.
 - ``ASBX_MAX_MESSAGE_BYTES`` — largest partner message a normaliser will parse.
 - ``ASBX_LOG_FORMAT`` (json / console / auto) and ``ASBX_LOG_LEVEL``.
+- the web UI's own (users, state, audit archive, alerts topic): ``services/web/settings.py``.
 """
 
 from __future__ import annotations

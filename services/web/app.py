@@ -8,6 +8,7 @@ Design System intends without any asset build step.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -72,6 +73,19 @@ def create_app(
     app.include_router(login_router)
     for section in sections:
         app.include_router(section.router)
+
+    @app.middleware("http")
+    async def _security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Audit metadata must not be framed, sniffed, cached or leaked in a Referer."""
+        response = await call_next(request)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith(("/assets", "/govuk")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
     @app.exception_handler(LoginRequiredError)
     async def _to_login(request: Request, exc: LoginRequiredError) -> Response:

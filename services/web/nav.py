@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
+from services.web.case.figures import router as figures_router
 from services.web.case.routes import router as case_router
 from services.web.ig.routes import router as ig_router
 from services.web.users import Role
@@ -46,5 +47,6 @@ SECTIONS: tuple[Section, ...] = (
             ("Reports", "/ig/reports"),
         ),
     ),
-    Section(case_router, CASE_ROLES, (("Cases", "/cases"), ("Figures", "/cases/figures"))),
+    Section(case_router, CASE_ROLES, (("Cases", "/cases"),)),
+    Section(figures_router, CASE_ROLES | IG_ROLES, (("Case review figures", "/figures"),)),
 )

@@ -176,6 +176,6 @@ async def test_osara_work_and_evidence_bundle(
         return False
 
     assert await collect(server.settings.kafka_bootstrap_servers, AUDIT.name, until=exported)
-    await page.get_by_role("link", name="Figures").click()
+    await page.get_by_role("link", name="Case review figures").click()
     await expect(page.get_by_test_id("figures")).to_be_visible()
     await screenshot(page, "case-figures")

@@ -56,6 +56,14 @@ def test_anonymous_users_are_sent_to_sign_in(client: TestClient, path: str) -> N
     assert response.headers["location"].startswith(f"/login?next={path}")
 
 
+def test_pages_are_not_cached_or_framed(client: TestClient, web_settings: WebSettings) -> None:
+    """IG pages carry no-store and anti-framing headers."""
+    log_in(client, web_settings, "ig.officer")
+    response = client.get("/ig")
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-frame-options"] == "DENY"
+
+
 def test_lead_officers_get_403_on_every_ig_page(
     client: TestClient, web_settings: WebSettings
 ) -> None:

@@ -1,5 +1,5 @@
 """The lead officer's pages: alerts to open, the case view (OSARA), recording work, the evidence
-bundle, provenance of each entry, and the yearly case-review figures.
+bundle and the provenance of each entry (the yearly figures are in ``figures.py``).
 
 A lead officer reads sealed fields as the audience their account names, and only as far as the
 data-sharing agreement sealed each field for that audience. Opening a case asks for a purpose
@@ -22,7 +22,6 @@ from contracts.casework import ApplicationRoute, ResponseOutcome
 from contracts.vocab import Audience, Purpose
 from services.casework.bundle import Application
 from services.casework.case import CaseNotFoundError
-from services.casework.figures import year_containing, yearly_figures
 from services.casework.osara import case_record
 from services.casework.records import CaseContext, Recorder, case_id_for_alert
 from services.casework.service import Viewer
@@ -86,15 +85,6 @@ async def alerts_page(request: Request, user: LeadUser) -> HTMLResponse:
     audience = _audience(user)
     rows = [(a, case_id_for_alert(a.id)) for a in await _alerts(request, audience)]
     return render(request, "case/alerts.html", {"rows": rows, "audience": audience})
-
-
-@router.get("/figures", response_class=HTMLResponse)
-async def figures_page(request: Request, user: LeadUser, year: int | None = None) -> HTMLResponse:
-    """The yearly figures the Act requires, from the recorded casework."""
-    start = date(year, 4, 1) if year else year_containing(datetime.now(UTC).date())
-    events = await casework_service(request).store.read()
-    figures = [yearly_figures(events, date(start.year - n, 4, 1)) for n in range(3)]
-    return render(request, "case/figures.html", {"figures": figures, "year": start.year})
 
 
 @router.get("/provenance/{event_id}", response_class=HTMLResponse)

@@ -116,7 +116,7 @@ def disclosures_csv(report: Report) -> bytes:
 
 
 class _ReportPDF(FPDF):
-    """A4 portrait with a running footer naming the report and the page."""
+    """A4 landscape (tokens are long) with a running footer naming the report and the page."""
 
     title_text = "asbx information-governance report"
 
@@ -147,7 +147,7 @@ def _table(pdf: FPDF, header: Sequence[str], rows: list[list[str]], widths: Sequ
 
 def report_pdf(report: Report) -> bytes:
     """The report as a paginated PDF."""
-    pdf = _ReportPDF(orientation="portrait", format="A4")
+    pdf = _ReportPDF(orientation="landscape", format="A4")
     pdf.set_title(_ReportPDF.title_text)
     pdf.set_author("asbx")
     pdf.set_auto_page_break(auto=True, margin=15)
@@ -171,7 +171,7 @@ def report_pdf(report: Report) -> bytes:
         pdf,
         ("partner", "count"),
         [[k, str(v)] for k, v in totals(report.counts, "partner")],
-        (140, 40),
+        (200, 77),
     )
     pdf.ln(4)
     pdf.set_font("Helvetica", style="B", size=12)
@@ -182,7 +182,7 @@ def report_pdf(report: Report) -> bytes:
         pdf,
         EXCHANGE_COLUMNS,
         [[c.period, c.partner, c.purpose, c.action, str(c.count)] for c in report.counts],
-        (25, 35, 50, 50, 20),
+        (40, 55, 70, 72, 40),
     )
     pdf.ln(4)
     pdf.set_font("Helvetica", style="B", size=12)
@@ -192,7 +192,7 @@ def report_pdf(report: Report) -> bytes:
             pdf,
             ("at", "actor", "recipient", "purpose", "subject", "justification", "fields"),
             [_disclosure_row(r)[:7] for r in report.disclosures],
-            (24, 20, 20, 24, 34, 34, 24),
+            (30, 35, 25, 30, 62, 50, 45),
         )
     else:
         pdf.set_font("Helvetica", size=10)

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.web.auth import require, verify_csrf
@@ -96,11 +96,13 @@ async def dashboard(
 
 
 @router.post("/refresh", dependencies=[Depends(verify_csrf)])
-async def refresh(request: Request, user: IGUser) -> RedirectResponse:
-    """Archive new audit records from the topic and re-read the alerts."""
+async def refresh(
+    request: Request, user: IGUser, back: Annotated[str, Form()] = "/ig"
+) -> RedirectResponse:
+    """Archive new audit records from the topic and re-read the alerts, then go back."""
     try:
         outcome = await _source(request).refresh()
-    except Exception as exc:
+    except Exception as exc:  # shown to the user: the broker may be down
         log.warning("web.refresh_failed", error=str(exc)[:200])
         flash(request, f"Could not refresh from the broker: {str(exc)[:200]}", ok=False)
     else:
@@ -110,8 +112,7 @@ async def refresh(request: Request, user: IGUser) -> RedirectResponse:
             f"Archived {outcome.archived} new audit record(s); the archive holds "
             f"{outcome.archive_size}. {outcome.alerts} alert(s) read.",
         )
-    back = request.headers.get("referer", "")
-    target = "/ig" + back.split("/ig", 1)[1] if "/ig" in back else "/ig"
+    target = back if back.startswith("/ig") and "//" not in back else "/ig"
     return RedirectResponse(target, status_code=303)
 
 

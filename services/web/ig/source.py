@@ -59,6 +59,7 @@ class AuditSource:
     alerts_topic: str
     client_config: dict[str, Any] = field(default_factory=dict)
     _alerts: list[AlertEnvelope] = field(default_factory=list)
+    _cache: tuple[tuple[int, int, int], list[AuditRecord]] | None = None
 
     @classmethod
     def from_settings(cls, settings: WebSettings) -> AuditSource:
@@ -74,8 +75,15 @@ class AuditSource:
         )
 
     def records(self) -> list[AuditRecord]:
-        """The archived audit records, in archive order."""
-        return read_archive(self.log_path)
+        """The archived audit records, in archive order (re-read when the file changes)."""
+        try:
+            st = self.log_path.stat()
+        except FileNotFoundError:
+            return []
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._cache is None or self._cache[0] != stamp:
+            self._cache = (stamp, read_archive(self.log_path))
+        return self._cache[1]
 
     def alerts(self) -> list[AlertEnvelope]:
         """Alerts read at the last refresh."""
