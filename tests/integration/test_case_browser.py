@@ -145,7 +145,8 @@ async def test_osara_work_and_evidence_bundle(
     page: Page, server: LiveServer, keys: LocalKeyStore
 ) -> None:
     """An objective and a response are recorded and shown; the bundle's entries follow the
-    chronology on screen and its export is audited."""
+    chronology on screen and its export is audited; a recorded application is counted in the
+    yearly figures."""
     await _open_case(page, server, keys)
     await page.get_by_label("Objective").fill("Bethany is safe at home and the visits stop")
     await page.get_by_role("button", name="Set objective").click()
@@ -176,6 +177,13 @@ async def test_osara_work_and_evidence_bundle(
         return False
 
     assert await collect(server.settings.kafka_bootstrap_servers, AUDIT.name, until=exported)
+
+    received = page.get_by_test_id("figures").locator("tbody tr").first.locator("td").first
     await page.get_by_role("link", name="Case review figures").click()
-    await expect(page.get_by_test_id("figures")).to_be_visible()
+    before = int(await received.inner_text())
+    await page.go_back()
+    await page.get_by_text("Record the application, threshold decision or review").click()
+    await page.get_by_role("button", name="Record application").click()
+    await page.get_by_role("link", name="Case review figures").click()
+    await expect(received).to_have_text(str(before + 1))
     await screenshot(page, "case-figures")
