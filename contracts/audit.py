@@ -25,6 +25,7 @@ class AuditAction(StrEnum):
     CANONICAL_PUBLISHED = "canonical_published"
     ALERT_RAISED = "alert_raised"
     DISCLOSURE = "disclosure"
+    CASEWORK_RECORDED = "casework_recorded"
     POLICY_CHANGED = "policy_changed"
     KEY_CHANGED = "key_changed"
 

@@ -14,6 +14,15 @@ from pydantic import BaseModel
 
 from contracts.alert_envelope import AlertEnvelope
 from contracts.audit import AuditRecord
+from contracts.casework import (
+    ApplicationReceived,
+    CaseworkEvent,
+    ObjectiveSet,
+    ResponseAgreed,
+    ResponseAssessed,
+    ReviewHeld,
+    ThresholdDecided,
+)
 from contracts.envelope import SCHEMA_VERSION, CanonicalEvent
 from contracts.events import (
     AsbIncidentReported,
@@ -43,6 +52,13 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "trigger-alert-raised": TriggerAlertRaised,
     "rejected-message": RejectedMessage,
     "audit-record": AuditRecord,
+    "casework-event": CaseworkEvent,
+    "case-review-application-received": ApplicationReceived,
+    "case-review-threshold-decided": ThresholdDecided,
+    "case-review-held": ReviewHeld,
+    "osara-objective-set": ObjectiveSet,
+    "osara-response-agreed": ResponseAgreed,
+    "osara-response-assessed": ResponseAssessed,
 }
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "ALERTS",
     "AUDIT",
     "CANONICAL_EVENTS",
+    "CASEWORK",
     "DAY_MS",
     "MAX_PARTNER_RECORD_BYTES",
     "PARTNERS",
@@ -55,6 +56,7 @@ class KeyKind(StrEnum):
     SUBJECT_TOKEN = "subject token (keyed HMAC of the primary person or place)"  # noqa: S105
     MESSAGE_DIGEST = "SHA-256 of the partner message id"
     AUDIT_STREAM = "audit stream name (one ordered stream per service)"
+    CASE_ID = "case id (one case review, e.g. case-<uuid>)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,6 +122,14 @@ AUDIT = TopicSpec(
     partitions=1,
     retention_ms=-1,
 )
+CASEWORK = TopicSpec(
+    name="asbx.casework.v1",
+    purpose="Case-review lifecycle and OSARA records (objective, responses, assessment); "
+    "free text sealed for the case's audiences.",
+    key=KeyKind.CASE_ID,
+    partitions=3,
+    retention_ms=SEVEN_YEARS,
+)
 
 
 def _partner_topics(partner: str) -> list[TopicSpec]:
@@ -151,5 +161,6 @@ TOPICS: tuple[TopicSpec, ...] = (
     *(spec for partner in PARTNERS for spec in _partner_topics(partner)),
     CANONICAL_EVENTS,
     ALERTS,
+    CASEWORK,
     AUDIT,
 )

@@ -22,6 +22,7 @@ from contracts.audit import AuditAction, AuditRecord
 from contracts.envelope import CanonicalEvent
 from contracts.vocab import Audience
 from services.protection.keys import KeyStore
+from services.protection.sealing import Opener
 from services.subscriber.opening import SHREDDED, UNREADABLE, WITHHELD, open_fields
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "build_chronology",
     "disclosure_record",
     "mentions",
+    "open_entry",
 ]
 
 
@@ -75,20 +77,26 @@ def _summary(data: BaseModel) -> dict[str, Any]:
     return {k: plain[k] for k in keep if k in plain}
 
 
+def open_entry(event: CanonicalEvent, opener: Opener) -> Entry:
+    """One event as an entry, each sealed field opened for the opener's audience or withheld."""
+    return Entry(
+        occurred_at=event.occurred_at,
+        partner=event.partner.value,
+        kind=event.data.kind,
+        event_id=event.id,
+        summary=_summary(event.data),
+        opened=open_fields(event.data, event.id, opener.audience, opener.keys).shown(),
+    )
+
+
 def build_chronology(
     events: Iterable[CanonicalEvent], subject: str, audience: Audience, keys: KeyStore
 ) -> list[Entry]:
     """The subject's events in time order, with every sealed field opened or withheld."""
+    opener = Opener(keys, audience)
     found = {e.id: e for e in events if mentions(e, subject)}  # a redelivered event shows once
     return [
-        Entry(
-            occurred_at=event.occurred_at,
-            partner=event.partner.value,
-            kind=event.data.kind,
-            event_id=event.id,
-            summary=_summary(event.data),
-            opened=open_fields(event.data, event.id, audience, keys).shown(),
-        )
+        open_entry(event, opener)
         for event in sorted(found.values(), key=lambda e: (e.occurred_at, e.id))
     ]
 

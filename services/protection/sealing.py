@@ -154,6 +154,16 @@ class Opener:
         self._keys = keys
         self._audience = audience
 
+    @property
+    def audience(self) -> Audience:
+        """Whose key this opener holds."""
+        return self._audience
+
+    @property
+    def keys(self) -> KeyStore:
+        """The key store it opens with."""
+        return self._keys
+
     def can_open(self, field: SealedField) -> bool:
         """Whether this audience is one the field was sealed for."""
         return self._audience in field.audiences

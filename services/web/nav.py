@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
+from services.web.case.figures import router as figures_router
+from services.web.case.routes import router as case_router
 from services.web.ig.routes import router as ig_router
 from services.web.users import Role
 
@@ -45,7 +47,6 @@ SECTIONS: tuple[Section, ...] = (
             ("Reports", "/ig/reports"),
         ),
     ),
-    # Case review figures and the case view go here, one line each, e.g.
-    # Section(figures_router, CASE_ROLES | IG_ROLES, (("Case review figures", "/figures"),)),
-    # Section(cases_router, CASE_ROLES, (("Case view", "/cases"),)),
+    Section(case_router, CASE_ROLES, (("Cases", "/cases"),)),
+    Section(figures_router, CASE_ROLES | IG_ROLES, (("Case review figures", "/figures"),)),
 )
