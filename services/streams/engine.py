@@ -25,6 +25,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
+from services.kafka.waiting import backoff_delays
 from services.streams.changelog import restore_partition
 from services.streams.store import PartitionStore
 
@@ -77,6 +78,10 @@ class EngineConfig:
     client_config: dict[str, Any] = field(default_factory=dict)
 
 
+class _PoisonRecord(Exception):  # noqa: N818 - a control-flow signal, caught in run()
+    """A record raised: its batch is rolled back and retried with the record dead-lettered."""
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, engine: TransactionalEngine[Any]) -> None:
         self._engine = engine
@@ -104,6 +109,8 @@ class TransactionalEngine(Generic[V]):
         self._producers: dict[int, AIOKafkaProducer] = {}
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
+        #: Records that raised, by (partition, offset): dead-lettered when the batch is retried.
+        self._poison: dict[tuple[int, int], Exception] = {}
         self.processed = 0
 
     @property
@@ -164,16 +171,23 @@ class TransactionalEngine(Generic[V]):
             return  # revoked while the batch was in flight: the new owner will process it
         async with producer.transaction():
             for record in records:
-                try:
-                    outputs = self.processor.process(store, record)
-                except Exception as exc:  # one bad record must not stop the partition
-                    log.exception(
-                        "stream.record_failed",
-                        engine=self.config.name,
-                        partition=tp.partition,
-                        offset=record.offset,
-                    )
-                    outputs = [self._dead_letter(record, exc)]
+                poison = self._poison.get((tp.partition, record.offset))
+                if poison is not None:  # dead-lettered without touching state
+                    outputs = [self._dead_letter(record, poison)]
+                else:
+                    try:
+                        outputs = self.processor.process(store, record)
+                    except Exception as exc:  # one bad record must not stop the partition
+                        log.exception(
+                            "stream.record_failed",
+                            engine=self.config.name,
+                            partition=tp.partition,
+                            offset=record.offset,
+                        )
+                        # It may have changed state before failing: abort the whole batch, so
+                        # the retry starts from committed state and skips this record.
+                        self._poison[(tp.partition, record.offset)] = exc
+                        raise _PoisonRecord from exc
                 for out in outputs:
                     await producer.send(
                         out.topic, out.value, key=out.key, headers=list(out.headers)
@@ -186,6 +200,8 @@ class TransactionalEngine(Generic[V]):
             await producer.send_offsets_to_transaction(
                 {tp: records[-1].offset + 1}, self.config.group_id
             )
+        for record in records:
+            self._poison.pop((tp.partition, record.offset), None)
         self.processed += len(records)
         if self._on_commit is not None:
             self._on_commit(tp.partition, records[-1].offset + 1)
@@ -193,6 +209,7 @@ class TransactionalEngine(Generic[V]):
     def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> Output:
         headers = (
             ("asbx_error", type(exc).__name__.encode()),
+            ("asbx_reason", str(exc)[:300].encode()),
             ("asbx_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
         )
         return Output(
@@ -216,6 +233,30 @@ class TransactionalEngine(Generic[V]):
             await self._consumer.seek_to_beginning(tp)
         else:
             self._consumer.seek(tp, committed)
+
+    async def _recover_until_done(self, tp: TopicPartition, stop: asyncio.Event) -> None:
+        """Recover, retrying with backoff: carrying on unrecovered would skip the failed batch.
+
+        (The consumer's position is already past it; the next batch's commit would lose it.)
+        """
+        for delay in backoff_delays(first=0.5, ceiling=10.0):
+            assert self._consumer is not None
+            if tp not in self._consumer.assignment():
+                return  # revoked meanwhile: the new owner starts from the committed offset
+            try:
+                await self._recover(tp)
+                return
+            except Exception as exc:
+                if stop.is_set():
+                    return  # nothing past the last commit was committed; a restart resumes
+                log.warning(
+                    "stream.recover_retry",
+                    engine=self.config.name,
+                    partition=tp.partition,
+                    error=type(exc).__name__,
+                    retry_in=delay,
+                )
+                await asyncio.sleep(delay)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then leave the group cleanly."""
@@ -242,14 +283,15 @@ class TransactionalEngine(Generic[V]):
                             continue
                         try:
                             await self._process_batch(tp, records)
+                        except _PoisonRecord:
+                            await self._recover_until_done(tp, stop)
                         except Exception:
                             log.exception(
                                 "stream.transaction_failed",
                                 engine=self.config.name,
                                 partition=tp.partition,
                             )
-                            with contextlib.suppress(Exception):
-                                await self._recover(tp)
+                            await self._recover_until_done(tp, stop)
         finally:
             await consumer.stop()
             for producer in self._producers.values():

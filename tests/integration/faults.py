@@ -271,9 +271,12 @@ def expect(messages: list[ScenarioMessage], keys_dir: Path) -> Expected:
 
 
 async def publish_partner(
-    bootstrap: str, messages: list[ScenarioMessage], pace: float = 0.0
+    bootstrap: str, messages: list[ScenarioMessage], pace: float = 0.0, key: bytes | None = None
 ) -> None:
-    """Publish to the partners' inbound topics, ``pace`` seconds apart, as partners would."""
+    """Publish to the partners' inbound topics, ``pace`` seconds apart, as partners would.
+
+    With ``key``, every record carries it, so one partner's messages share a partition.
+    """
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
@@ -281,7 +284,7 @@ async def publish_partner(
             await producer.send_and_wait(
                 inbound_topic(message.partner.value),
                 message.value,
-                key=message.path.stem.encode(),
+                key=key or message.path.stem.encode(),
                 headers=[("content-type", message.content_type.encode())],
             )
             if pace:
@@ -291,7 +294,9 @@ async def publish_partner(
 
 
 async def _audit(bootstrap: str, digests: set[str]) -> list[AuditRecord]:
-    records = [AuditRecord.model_validate_json(r.value) for r in await read_all(bootstrap, AUDIT.name)]
+    records = [
+        AuditRecord.model_validate_json(r.value) for r in await read_all(bootstrap, AUDIT.name)
+    ]
     return [r for r in records if r.message_sha256 in digests]
 
 
@@ -303,7 +308,9 @@ async def wait_for_verdicts(bootstrap: str, digests: set[str], timeout: float) -
         if done >= digests:
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(digests - done)} of {len(digests)} message(s) have no verdict")
+            raise TimeoutError(
+                f"{len(digests - done)} of {len(digests)} message(s) have no verdict"
+            )
         await asyncio.sleep(1)
 
 
