@@ -192,5 +192,6 @@ def build_normaliser(
     @app.after_shutdown
     async def stop_transactions() -> None:
         await transactions.stop()
+        log.info("normaliser.stopped", partner=partner)
 
     return service

@@ -175,6 +175,24 @@ class ServiceProcess:
                     lines.append(doc)
         return lines
 
+    async def wait_for_log(self, event: str, timeout: float = 60, after_start: bool = True) -> None:
+        """Return once a JSON log line whose ``event`` contains ``event`` was written.
+
+        With ``after_start``, only lines of the current start count.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log_file.read_text(errors="replace")
+            if after_start:
+                text = text.rsplit(f"--- start {self.starts} ---", 1)[-1]
+            for line in text.splitlines():
+                with contextlib.suppress(ValueError, AttributeError):
+                    if event in str(json.loads(line).get("event", "")):
+                        return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} did not log {event!r} in {timeout}s")
+            await asyncio.sleep(0.2)
+
     def close(self) -> None:
         """Make sure nothing is left running."""
         if self.running():

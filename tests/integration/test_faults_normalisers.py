@@ -49,7 +49,8 @@ async def test_kill_9_mid_stream_loses_and_repeats_nothing(
     """Normalisers killed with SIGKILL at random points and restarted: every output exactly once."""
     messages = partner_stream(240, seed=9)
     expected = expect(messages, fault_keys)
-    assert expected.good and expected.bad
+    assert expected.good
+    assert expected.bad
     for service in normalisers.values():
         service.start()
     flowing = asyncio.create_task(publish_partner(fault_broker.bootstrap, messages, pace=0.08))
@@ -63,3 +64,26 @@ async def test_kill_9_mid_stream_loses_and_repeats_nothing(
     await wait_for_verdicts(fault_broker.bootstrap, set(expected.outcomes), timeout=150)
     await check_normalised_once(fault_broker.bootstrap, expected)
     assert all(s.running() for s in normalisers.values()), "a normaliser died on its own"
+
+
+async def test_sigterm_mid_stream_exits_cleanly_and_loses_nothing(
+    fault_broker: ThrowawayBroker, fault_keys: Path, normalisers: dict[Partner, ServiceProcess]
+) -> None:
+    """SIGTERM mid-stream: each normaliser exits 0; restarted, every output appears exactly once."""
+    messages = partner_stream(150, seed=15)
+    expected = expect(messages, fault_keys)
+    for service in normalisers.values():
+        service.start()
+    flowing = asyncio.create_task(publish_partner(fault_broker.bootstrap, messages, pace=0.08))
+    for service in normalisers.values():
+        await service.wait_for_log("canonical.published", timeout=90)
+    codes = await asyncio.gather(
+        *(asyncio.to_thread(s.terminate, 60) for s in normalisers.values())
+    )
+    assert codes == [0, 0, 0], "a normaliser did not stop cleanly on SIGTERM"
+    await asyncio.sleep(2)  # partners keep sending while the normalisers are down
+    for service in normalisers.values():
+        service.start()
+    await flowing
+    await wait_for_verdicts(fault_broker.bootstrap, set(expected.outcomes), timeout=150)
+    await check_normalised_once(fault_broker.bootstrap, expected)
