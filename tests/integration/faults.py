@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -35,6 +36,8 @@ from contracts.topics import AUDIT, CANONICAL_EVENTS, inbound_topic, rejected_to
 from contracts.vocab import Audience, Partner, TokenKind
 from deploy.local_kafka import LocalKafka, LocalKafkaConfig
 from services.audit.records import audit_records
+from services.correlator.app import CorrelatorService
+from services.correlator.router import MentionRouter
 from services.demo.scenario import PARTNERS_DIR, ScenarioMessage, _message, scenario
 from services.kafka.reader import read_all
 from services.normalise.outcome import Accepted, InboundRecord, Rejected
@@ -44,6 +47,7 @@ from services.partners.registry import adapter_for
 from services.protection.keys import LocalKeyStore
 from services.settings import REPO_ROOT, Settings
 from services.sharing.agreements import AgreementFile
+from services.streams.store import PartitionStore
 from tests.integration.exchange import with_message_id
 
 __all__ = [
@@ -51,6 +55,7 @@ __all__ = [
     "ServiceProcess",
     "ThrowawayBroker",
     "check_normalised_once",
+    "check_routed_once",
     "expect",
     "partner_stream",
     "prepare_keys",
@@ -164,6 +169,10 @@ class ServiceProcess:
     def running(self) -> bool:
         """Whether the process is alive."""
         return self.process is not None and self.process.poll() is None
+
+    def log_lines_with(self, text: str) -> list[dict[str, object]]:
+        """JSON log lines whose event contains ``text``."""
+        return [line for line in self.log_lines() if text in str(line.get("event", ""))]
 
     def log_lines(self) -> list[dict[str, object]]:
         """The JSON log lines written so far (other output skipped)."""
@@ -381,3 +390,30 @@ async def check_normalised_once(bootstrap: str, expected: Expected) -> list[Cano
         found = {r.record_id for r in audit if r.message_sha256 == digest}
         assert found == ids, f"audit trail of {digest[:12]} incomplete or extra"
     return events
+
+
+async def check_routed_once(service: CorrelatorService) -> None:
+    """The routes stage wrote exactly the mentions a replay of its input says, each once.
+
+    The canonical topic is replayed per partition, in offset order, through the router in
+    memory (its routing state matters: an event already routed is not routed again).
+    """
+    router = MentionRouter(service.policy, service.topics)
+    stores: dict[int, PartitionStore[Any]] = {}
+    wanted: Counter[tuple[str, bytes, str]] = Counter()
+    for record in sorted(
+        await read_all(service.bootstrap, service.engines[0].config.input_topic),
+        key=lambda r: (r.partition, r.offset),
+    ):
+        store = stores.setdefault(record.partition, PartitionStore(record.partition))
+        for out in router.process(store, record):
+            wanted[(out.topic, out.key, json.loads(out.value)["id"])] += 1
+    written: Counter[tuple[str, bytes, str]] = Counter()
+    for topic in (service.topics.person_mentions, service.topics.place_mentions):
+        for record in await read_all(service.bootstrap, topic):
+            written[(topic, record.key or b"", json.loads(record.value)["id"])] += 1
+    assert not _repeated(Counter({str(k): n for k, n in written.items()})), "mentions repeated"
+    assert written == wanted, (
+        f"{sum((wanted - written).values())} mention(s) missing, "
+        f"{sum((written - wanted).values())} unexpected"
+    )
