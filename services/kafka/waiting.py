@@ -40,10 +40,10 @@ async def _reachable(bootstrap: str, client_config: dict[str, Any]) -> str | Non
         if not client.cluster.brokers():
             return "no broker registered yet"
         return None
-    except KafkaError as exc:
-        return f"{type(exc).__name__}: {exc}"
-    except OSError as exc:
-        return f"{type(exc).__name__}: {exc}"
+    except (KafkaError, OSError) as exc:
+        text = str(exc)
+        name = type(exc).__name__
+        return text if text.startswith(name) else f"{name}: {text}"
     finally:
         with contextlib.suppress(Exception):
             await client.close()

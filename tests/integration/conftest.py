@@ -100,6 +100,7 @@ async def fault_broker(
     broker = ThrowawayBroker(tmp_path_factory.mktemp("fault-kafka"))
     await asyncio.to_thread(broker.start)
     await ensure_topics(broker.bootstrap)
+    await broker.warm_up()
     try:
         yield broker
     finally:

@@ -54,14 +54,16 @@ async def test_kill_9_mid_stream_loses_and_repeats_nothing(
     for service in normalisers.values():
         service.start()
     flowing = asyncio.create_task(publish_partner(fault_broker.bootstrap, messages, pace=0.08))
+    digests = set(expected.outcomes)
+    await wait_for_verdicts(fault_broker.bootstrap, digests, timeout=90, at_least=10)
     rng = random.Random(9)
     for _ in range(3):
-        await asyncio.sleep(rng.uniform(3, 7))
+        await asyncio.sleep(rng.uniform(2, 6))
         for service in rng.sample(list(normalisers.values()), k=2):
             service.kill9()
             service.start()
     await flowing
-    await wait_for_verdicts(fault_broker.bootstrap, set(expected.outcomes), timeout=150)
+    await wait_for_verdicts(fault_broker.bootstrap, digests, timeout=150)
     await check_normalised_once(fault_broker.bootstrap, expected)
     assert all(s.running() for s in normalisers.values()), "a normaliser died on its own"
 
