@@ -54,7 +54,7 @@ async def wait_for_kafka(
     client_config: dict[str, Any] | None = None,
     *,
     first: float = 0.5,
-    ceiling: float = 30.0,
+    ceiling: float = 10.0,
     service: str = "asbx",
 ) -> int:
     """Return once ``bootstrap`` answers; returns how many attempts failed before it did."""

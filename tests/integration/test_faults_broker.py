@@ -113,7 +113,7 @@ async def test_services_started_before_the_broker_wait_for_it_then_work(
         process.start()
     for process in services.all:
         await process.wait_for_log("waiting for Kafka at", timeout=60)
-    await asyncio.sleep(4)
+    await asyncio.sleep(3)
     assert all(p.running() for p in services.all), "a service gave up while the broker was down"
     housing = services.normalisers[0]
     waits = [
@@ -152,7 +152,7 @@ async def test_broker_killed_mid_stream_and_restarted_loses_and_repeats_nothing(
     at = random.Random(21).randint(20, 60)
     await wait_for_verdicts(fault_broker.bootstrap, digests, timeout=120, at_least=at)
     await asyncio.to_thread(fault_broker.kill9)  # mid-stream: partners and services are busy
-    await asyncio.sleep(3)
+    await asyncio.sleep(1)
     await asyncio.to_thread(fault_broker.start)
     await flowing
     await wait_for_verdicts(fault_broker.bootstrap, set(expected.outcomes), timeout=150)
