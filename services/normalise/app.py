@@ -162,9 +162,12 @@ def build_normaliser(
         structlog.contextvars.clear_contextvars()
         outcome = normaliser.process(record)
         try:
-            await transactions.commit(
-                TopicPartition(raw.topic, raw.partition), raw.offset, emitter.outputs(outcome)
-            )
+            outputs = emitter.outputs(outcome)
+        except Exception as exc:  # e.g. an event that cannot be serialised: poison, not retried
+            outcome = normaliser.failed(record, exc)
+            outputs = emitter.outputs(outcome)
+        try:
+            await transactions.commit(TopicPartition(raw.topic, raw.partition), raw.offset, outputs)
         except Exception:
             log.exception("normaliser.commit_failed", retry_in=RETRY_SECONDS)
             await msg.nack()  # read this record again: nothing of it became visible

@@ -45,10 +45,15 @@ pytestmark = pytest.mark.kafka
 
 @dataclasses.dataclass
 class BuggyMapping:
-    """A real partner adapter whose mapping raises for one message id (a stand-in for a bug)."""
+    """A real partner adapter with two stand-ins for bugs, each hitting one message id.
+
+    One makes the mapping raise; the other returns something that is not an event, so the
+    failure comes later, when the service turns the outcome into records.
+    """
 
     inner: PartnerAdapter
     poison_id: str
+    broken_id: str
 
     @property
     def partner(self) -> Partner:
@@ -60,22 +65,25 @@ class BuggyMapping:
     def to_canonical(self, parsed: Parsed, ctx: MappingContext) -> MappingResult:
         if parsed.message_id == self.poison_id:
             raise KeyError("mapping table has no entry")
+        if parsed.message_id == self.broken_id:
+            return MappingResult(events=[object()])
         return self.inner.to_canonical(parsed, ctx)
 
 
 async def test_normaliser_rejects_a_message_its_mapping_fails_on_and_carries_on(
     fault_broker: ThrowawayBroker, fault_keys: Path
 ) -> None:
-    """A mapping bug on one message: rejected as internal_error; the rest of its partition flows."""
+    """Mapping bugs on two messages: each rejected as internal_error; the partition flows on."""
     messages = partner_stream(12, seed=4, bad_share=0.0, partners=(Partner.HOUSING,))
-    poison = messages[3]
-    poison_id = json.loads(poison.value)["message_id"]
+    poison, broken = messages[3], messages[7]
     expected = expect(messages, fault_keys)
-    poison_digest = hashlib.sha256(poison.value).hexdigest()
-    expected.outcomes[poison_digest] = None
-    expected.audit_ids.pop(poison_digest)
+    digests = [hashlib.sha256(m.value).hexdigest() for m in (poison, broken)]
+    for digest in digests:
+        expected.outcomes[digest] = None
+        expected.audit_ids.pop(digest)
+    ids = [json.loads(m.value)["message_id"] for m in (poison, broken)]
     settings = Settings(KAFKA_BOOTSTRAP_SERVERS=fault_broker.bootstrap, ASBX_KEYS_DIR=fault_keys)
-    service = build_normaliser(BuggyMapping(adapter_for("housing"), poison_id), settings)
+    service = build_normaliser(BuggyMapping(adapter_for("housing"), *ids), settings)
     await service.start()
     try:
         await publish_partner(fault_broker.bootstrap, messages, key=b"one-partition")
@@ -87,9 +95,10 @@ async def test_normaliser_rejects_a_message_its_mapping_fails_on_and_carries_on(
         RejectedMessage.model_validate_json(r.value)
         for r in await read_all(fault_broker.bootstrap, rejected_topic("housing"))
     ]
-    (rejection,) = [r for r in rejections if r.original_sha256 == poison_digest]
-    assert rejection.reason is RejectReason.INTERNAL_ERROR
-    assert "KeyError" in rejection.message
+    for digest, error in zip(digests, ("KeyError", "AttributeError"), strict=True):
+        (rejection,) = [r for r in rejections if r.original_sha256 == digest]
+        assert rejection.reason is RejectReason.INTERNAL_ERROR
+        assert error in rejection.message
 
 
 class CountWithBug:
