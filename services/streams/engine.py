@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -78,6 +79,12 @@ class EngineConfig:
     client_config: dict[str, Any] = field(default_factory=dict)
 
 
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a send's outcome as seen: a failed transaction reports it once, as its own error."""
+    if not future.cancelled():
+        future.exception()
+
+
 class _PoisonRecord(Exception):  # noqa: N818 - a control-flow signal, caught in run()
     """A record raised: its batch is rolled back and retried with the record dead-lettered."""
 
@@ -111,6 +118,8 @@ class TransactionalEngine(Generic[V]):
         self._consumer: AIOKafkaConsumer | None = None
         #: Records that raised, by (partition, offset): dead-lettered when the batch is retried.
         self._poison: dict[tuple[int, int], Exception] = {}
+        #: Partitions paused after a failed recovery: when to try again, and the backoff.
+        self._unrecovered: dict[TopicPartition, tuple[float, Iterator[float]]] = {}
         self.processed = 0
 
     @property
@@ -155,6 +164,7 @@ class TransactionalEngine(Generic[V]):
     async def _release(self, revoked: list[TopicPartition]) -> None:
         async with self._lock:
             for tp in revoked:
+                self._unrecovered.pop(tp, None)
                 self._stores.pop(tp.partition, None)
                 producer = self._producers.pop(tp.partition, None)
                 if producer is not None:
@@ -189,14 +199,16 @@ class TransactionalEngine(Generic[V]):
                         self._poison[(tp.partition, record.offset)] = exc
                         raise _PoisonRecord from exc
                 for out in outputs:
-                    await producer.send(
+                    sent = await producer.send(
                         out.topic, out.value, key=out.key, headers=list(out.headers)
                     )
+                    sent.add_done_callback(_retrieved)
             for key, value in store.take_dirty():
                 encoded = None if value is None else self.processor.encode(value)
-                await producer.send(
+                sent = await producer.send(
                     self.config.changelog_topic, encoded, key=key.encode(), partition=tp.partition
                 )
+                sent.add_done_callback(_retrieved)
             await producer.send_offsets_to_transaction(
                 {tp: records[-1].offset + 1}, self.config.group_id
             )
@@ -234,29 +246,40 @@ class TransactionalEngine(Generic[V]):
         else:
             self._consumer.seek(tp, committed)
 
-    async def _recover_until_done(self, tp: TopicPartition, stop: asyncio.Event) -> None:
-        """Recover, retrying with backoff: carrying on unrecovered would skip the failed batch.
+    async def _try_recover(self, tp: TopicPartition) -> None:
+        """Recover ``tp``; if that fails too, pause it and retry later with backoff.
 
-        (The consumer's position is already past it; the next batch's commit would lose it.)
+        Carrying on unrecovered would be a loss: the consumer's position is already past the
+        failed batch, so the next batch's commit would skip it. A paused partition yields no
+        records until it is recovered (or revoked: its new owner starts from the commit).
         """
-        for delay in backoff_delays(first=0.5, ceiling=10.0):
-            assert self._consumer is not None
-            if tp not in self._consumer.assignment():
-                return  # revoked meanwhile: the new owner starts from the committed offset
-            try:
-                await self._recover(tp)
-                return
-            except Exception as exc:
-                if stop.is_set():
-                    return  # nothing past the last commit was committed; a restart resumes
-                log.warning(
-                    "stream.recover_retry",
-                    engine=self.config.name,
-                    partition=tp.partition,
-                    error=type(exc).__name__,
-                    retry_in=delay,
-                )
-                await asyncio.sleep(delay)
+        assert self._consumer is not None
+        if tp not in self._consumer.assignment():
+            self._unrecovered.pop(tp, None)
+            return
+        try:
+            await self._recover(tp)
+        except Exception as exc:
+            delays = self._unrecovered.get(tp, (0.0, backoff_delays(first=0.5, ceiling=10.0)))[1]
+            delay = next(delays)
+            self._unrecovered[tp] = (time.monotonic() + delay, delays)
+            self._consumer.pause(tp)
+            log.warning(
+                "stream.recover_retry",
+                engine=self.config.name,
+                partition=tp.partition,
+                error=type(exc).__name__,
+                retry_in=delay,
+            )
+            return
+        if self._unrecovered.pop(tp, None) is not None:
+            self._consumer.resume(tp)
+
+    async def _retry_recoveries(self) -> None:
+        now = time.monotonic()
+        for tp, (due, _delays) in list(self._unrecovered.items()):
+            if due <= now:
+                await self._try_recover(tp)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then leave the group cleanly."""
@@ -278,20 +301,21 @@ class TransactionalEngine(Generic[V]):
                     timeout_ms=200, max_records=self.config.max_records
                 )
                 async with self._lock:
+                    await self._retry_recoveries()
                     for tp, records in batches.items():
-                        if not records:
+                        if not records or tp in self._unrecovered:
                             continue
                         try:
                             await self._process_batch(tp, records)
                         except _PoisonRecord:
-                            await self._recover_until_done(tp, stop)
+                            await self._try_recover(tp)
                         except Exception:
                             log.exception(
                                 "stream.transaction_failed",
                                 engine=self.config.name,
                                 partition=tp.partition,
                             )
-                            await self._recover_until_done(tp, stop)
+                            await self._try_recover(tp)
         finally:
             await consumer.stop()
             for producer in self._producers.values():
