@@ -26,6 +26,7 @@ from services.correlator.keyed import KeyedRules
 from services.correlator.router import MentionRouter
 from services.correlator.settings import CorrelatorSettings
 from services.correlator.topics import CorrelatorTopics
+from services.kafka.waiting import wait_for_kafka
 from services.observability.metrics import MeteredProcessor
 from services.protection.keys import LocalKeyStore
 from services.settings import Settings
@@ -55,7 +56,8 @@ class CorrelatorService:
         await ensure_topics(self.bootstrap, self.topics.specs(), client_config=self.client_config)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run every stage until ``stop`` is set."""
+        """Wait for Kafka, then run every stage until ``stop`` is set."""
+        await wait_for_kafka(self.bootstrap, self.client_config, service="correlator")
         await self.prepare()
         log.info(
             "correlator.started", area=self.policy.area_id, correlator_id=self.topics.correlator_id

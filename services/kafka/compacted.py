@@ -1,9 +1,9 @@
 """Reading a compacted topic to its end: how durable state is restored at start-up.
 
 Used for the normalisers' record of seen message ids. The reader assigns every partition (no
-consumer group: each instance needs the whole table), reads from the beginning up to the end
-offsets taken when it started, and hands each key and latest value to the caller. Tombstones
-(``None`` values) delete.
+consumer group: each instance needs the whole table), reads committed records from the
+beginning up to the end offsets taken when it started, and hands each key and latest value to
+the caller. Tombstones (``None`` values) delete.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ async def read_compacted(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        # Entries of aborted transactions must not count: their message was never committed.
+        isolation_level="read_committed",
         **(client_config or {}),
     )
     await consumer.start()

@@ -1,16 +1,23 @@
 """The Kafka edge of a partner normaliser: one FastStream subscriber on the inbound topic.
 
 The handler is small on purpose: turn the record into an :class:`InboundRecord`, let the pure
-pipeline decide, let the emitter publish. Offsets are committed (``AckPolicy.NACK_ON_ERROR``)
-only after the handler returns, i.e. after every output was acknowledged; if publishing fails the
-record is sought back and retried, never skipped.
+pipeline decide, let the emitter say which records that makes. Those records and the input
+offset are committed in one Kafka transaction (``AckPolicy.MANUAL``: FastStream never commits on
+its own), so a crash or ``kill -9`` at any point yields each output once or not at all; if the
+transaction fails the record is sought back and retried, never skipped.
+
+The FastStream publishers are declared for the AsyncAPI document (they are the service's
+published contract); the records themselves go through the partition's transactional producer.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import structlog
+from aiokafka import TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 
@@ -21,13 +28,14 @@ from contracts.topics import AUDIT, CANONICAL_EVENTS, inbound_topic, rejected_to
 from deploy.kafka_client import client_config_from_env
 from services.kafka.connection import MAX_RECORD_BYTES, build_broker
 from services.kafka.headers import lenient_parser, raw_decoder
-from services.kafka.publishing import RecordPublisher
 from services.kafka.seen_store import KafkaSeenStore
+from services.kafka.transactions import PartitionTransactions
+from services.kafka.waiting import wait_for_kafka
 from services.normalise.emitter import OutcomeEmitter
-from services.normalise.outcome import InboundRecord
+from services.normalise.outcome import Accepted, InboundRecord
 from services.normalise.pipeline import Normaliser
 from services.normalise.port import PartnerAdapter
-from services.observability.metrics import CountingPublisher, NormaliserMeter
+from services.observability.metrics import NormaliserMeter
 from services.protection.keys import LocalKeyStore
 from services.settings import Settings
 from services.sharing.agreements import AgreementFile
@@ -35,6 +43,22 @@ from services.sharing.agreements import AgreementFile
 __all__ = ["NormaliserService", "build_normaliser", "normaliser_group"]
 
 log = structlog.get_logger(__name__)
+
+#: Pause before reading a record again after its transaction failed (e.g. the broker restarts).
+RETRY_SECONDS = 1.0
+
+
+class _ReleaseRevoked(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Drops the transactional producers of partitions that moved to another instance."""
+
+    def __init__(self, transactions: PartitionTransactions) -> None:
+        self._transactions = transactions
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._transactions.release(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Producers are started on the first record of each partition."""
 
 
 @dataclass
@@ -45,12 +69,14 @@ class NormaliserService:
     broker: KafkaBroker
     seen: KafkaSeenStore
     settings: Settings
+    transactions: PartitionTransactions
+    name: str = "normaliser"
 
     async def restore(self) -> int:
-        """Load the seen-message table; must finish before the first input is consumed."""
-        return await self.seen.restore(
-            self.settings.kafka_bootstrap_servers, client_config_from_env()
-        )
+        """Wait for Kafka, then load the seen-message table, before any input is consumed."""
+        bootstrap, config = self.settings.kafka_bootstrap_servers, client_config_from_env()
+        await wait_for_kafka(bootstrap, config, service=self.name)
+        return await self.seen.restore(bootstrap, config)
 
     async def start(self) -> None:
         """Start in the current event loop (tests and the demo run several side by side)."""
@@ -58,8 +84,9 @@ class NormaliserService:
         await self.broker.start()
 
     async def stop(self) -> None:
-        """Stop consuming and flush producers."""
+        """Stop consuming (the record in hand is finished first), then the producers."""
         await self.broker.stop()
+        await self.transactions.stop()
 
     def ready(self) -> bool:
         """Connected, seen-messages restored, and partitions of the inbound topic assigned."""
@@ -79,25 +106,31 @@ def build_normaliser(
     settings = settings or Settings()
     partner = adapter.partner.value
     actor = f"normaliser:{partner}"
-    broker = build_broker(settings.kafka_bootstrap_servers, client_id=f"asbx-{partner}-normaliser")
+    group_id = normaliser_group(partner)
+    broker = build_broker(settings.kafka_bootstrap_servers, client_id=group_id)
 
-    canonical = broker.publisher(
+    broker.publisher(
         CANONICAL_EVENTS.name,
         title=f"{partner}:canonical",
         description=CANONICAL_EVENTS.purpose,
         schema=CanonicalEvent,
     )
-    rejected = broker.publisher(
+    broker.publisher(
         rejected_topic(partner),
         title=f"{partner}:rejected",
         description=f"Refused {partner} messages with reason and sealed original.",
         schema=RejectedMessage,
     )
-    audit = broker.publisher(
+    broker.publisher(
         AUDIT.name, title=f"{partner}:audit", description=AUDIT.purpose, schema=AuditRecord
     )
-    seen_publisher = broker.publisher(seen_topic(partner), include_in_schema=False)
-    seen = KafkaSeenStore(seen_publisher, seen_topic(partner))
+    seen = KafkaSeenStore(seen_topic(partner))
+    transactions = PartitionTransactions(
+        settings.kafka_bootstrap_servers,
+        group_id,
+        client_config_from_env(),
+        max_request_size=MAX_RECORD_BYTES + 1024 * 1024,
+    )
     normaliser = Normaliser(
         adapter,
         keys=LocalKeyStore(settings.keys_dir),
@@ -107,22 +140,20 @@ def build_normaliser(
     )
     meter = NormaliserMeter(f"normaliser-{partner}")
 
-    def counted(publisher: RecordPublisher, topic: str) -> CountingPublisher:
-        return CountingPublisher(publisher, meter.service, topic)
-
     emitter = OutcomeEmitter(
         actor=actor,
-        canonical=counted(canonical, CANONICAL_EVENTS.name),
-        rejected=counted(rejected, rejected_topic(partner)),
-        audit=counted(audit, AUDIT.name),
-        seen=seen,
+        canonical_topic=CANONICAL_EVENTS.name,
+        rejected_topic=rejected_topic(partner),
+        audit_topic=AUDIT.name,
+        seen_topic=seen.topic,
     )
 
     @broker.subscriber(
         inbound_topic(partner),
-        group_id=normaliser_group(partner),
+        group_id=group_id,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        ack_policy=AckPolicy.MANUAL,
+        listener=_ReleaseRevoked(transactions),
         max_partition_fetch_bytes=MAX_RECORD_BYTES,
         fetch_max_bytes=MAX_RECORD_BYTES * 2,
         parser=lenient_parser,
@@ -144,15 +175,44 @@ def build_normaliser(
         structlog.contextvars.clear_contextvars()
         with meter.handling(record.topic) as observe:
             outcome = normaliser.process(record)
+            try:
+                outputs = emitter.outputs(outcome)
+            except Exception as exc:  # e.g. an event that cannot be serialised: poison
+                outcome = normaliser.failed(record, exc)
+                outputs = emitter.outputs(outcome)
             observe(outcome)
-            await emitter.emit(outcome)
+            tp = TopicPartition(raw.topic, raw.partition)
+            try:
+                await transactions.commit(tp, raw.offset, outputs)
+            except Exception:
+                meter.commit_failed()
+                log.exception("normaliser.commit_failed", retry_in=RETRY_SECONDS)
+                await msg.nack()  # read this record again: nothing of it became visible
+                await asyncio.sleep(RETRY_SECONDS)
+                return
+            meter.published(outputs)
+        if isinstance(outcome, Accepted):
+            seen.remember(outcome.message_key, outcome.seen_entry)
+        emitter.report(outcome)
 
     app = FastStream(broker, logger=None)
-    service = NormaliserService(app=app, broker=broker, seen=seen, settings=settings)
+    service = NormaliserService(
+        app=app,
+        broker=broker,
+        seen=seen,
+        settings=settings,
+        transactions=transactions,
+        name=actor,
+    )
 
     @app.on_startup
     async def restore_seen() -> None:
         count = await service.restore()
         log.info("normaliser.started", partner=partner, seen_messages=count)
+
+    @app.after_shutdown
+    async def stop_transactions() -> None:
+        await transactions.stop()
+        log.info("normaliser.stopped", partner=partner)
 
     return service

@@ -1,10 +1,10 @@
-"""Publishing a normalising outcome, in the order that makes redelivery safe.
+"""The records a normalising outcome becomes, written with the input offset in one transaction.
 
-Canonical events first, then audit records, then the seen-message entry; the handler returns
-(and FastStream commits the input offset) only after all of those were acknowledged by the
-cluster. A crash anywhere before the commit means the partner record is read again: the seen
-entry (if written) turns it into a duplicate, and if not, the events are rebuilt with the same
-deterministic ids, which downstream consumers de-duplicate.
+Canonical events (or the rejection), the audit records and the seen-message entry are returned
+as one list; the Kafka edge publishes them and commits the partner record's offset in a single
+Kafka transaction (:mod:`services.kafka.transactions`). A crash anywhere before the commit means
+none of them is visible and the partner record is read again; after the commit it is never read
+again. So each partner message yields its events, its rejection and its audit records once.
 """
 
 from __future__ import annotations
@@ -17,59 +17,84 @@ import structlog
 
 from services.audit.records import audit_records
 from services.kafka.headers import cloudevent_headers
-from services.kafka.publishing import RecordPublisher
 from services.normalise.outcome import Accepted, Duplicate, Outcome, Rejected
-from services.normalise.seen import SeenStore
+from services.streams.engine import Output
 
 __all__ = ["OutcomeEmitter"]
 
 log = structlog.get_logger(__name__)
 
 
+def _headers(headers: dict[str, str]) -> tuple[tuple[str, bytes], ...]:
+    return tuple((name, value.encode()) for name, value in headers.items())
+
+
 @dataclass
 class OutcomeEmitter:
-    """Writes outcomes to the canonical, rejected and audit topics."""
+    """Turns outcomes into records for the canonical, rejected, audit and seen topics."""
 
     actor: str
-    canonical: RecordPublisher
-    rejected: RecordPublisher
-    audit: RecordPublisher
-    seen: SeenStore
+    canonical_topic: str
+    rejected_topic: str
+    audit_topic: str
+    seen_topic: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    async def emit(self, outcome: Outcome) -> None:
-        """Publish ``outcome``; returns once every record is acknowledged."""
+    def outputs(self, outcome: Outcome) -> list[Output]:
+        """Every record ``outcome`` must publish, in order."""
+        out: list[Output] = []
         if isinstance(outcome, Accepted):
             for event in outcome.events:
-                await self.canonical.publish(
-                    event.model_dump_json().encode(),
-                    key=event.subject.encode(),
-                    headers=cloudevent_headers(event, outcome.traceparent),
+                out.append(
+                    Output(
+                        self.canonical_topic,
+                        event.subject.encode(),
+                        event.model_dump_json().encode(),
+                        _headers(cloudevent_headers(event, outcome.traceparent)),
+                    )
                 )
+        elif isinstance(outcome, Rejected):
+            rejection = outcome.rejection
+            headers = {
+                "content-type": "application/json",
+                "asbx_reason": rejection.reason.value,
+                "traceparent": outcome.traceparent,
+            }
+            out.append(
+                Output(
+                    self.rejected_topic,
+                    rejection.original_sha256.encode(),
+                    rejection.model_dump_json().encode(),
+                    _headers(headers),
+                )
+            )
+        audit_headers = {"content-type": "application/json", "traceparent": outcome.traceparent}
+        for record in audit_records(self.actor, self.clock(), outcome):
+            out.append(
+                Output(
+                    self.audit_topic,
+                    self.actor.encode(),
+                    record.model_dump_json().encode(),
+                    _headers(audit_headers),
+                )
+            )
+        if isinstance(outcome, Accepted):
+            out.append(
+                Output(self.seen_topic, outcome.message_key.encode(), outcome.seen_entry.to_bytes())
+            )
+        return out
+
+    def report(self, outcome: Outcome) -> None:
+        """Log what was published (once it is committed)."""
+        if isinstance(outcome, Accepted):
+            for event in outcome.events:
                 log.info("canonical.published", event_id=event.id, event_type=event.type)
             for drop in outcome.dropped:
                 log.info("fact.dropped", fact=drop.fact_key, what=drop.what, why=drop.why)
         elif isinstance(outcome, Rejected):
             rejection = outcome.rejection
-            await self.rejected.publish(
-                rejection.model_dump_json().encode(),
-                key=rejection.original_sha256.encode(),
-                headers={
-                    "content-type": "application/json",
-                    "asbx_reason": rejection.reason.value,
-                    "traceparent": outcome.traceparent,
-                },
-            )
             log.warning(
                 "inbound.rejected", reason=rejection.reason.value, message=rejection.message
             )
         elif isinstance(outcome, Duplicate):
             log.info("inbound.duplicate", event_ids=list(outcome.event_ids))
-        for record in audit_records(self.actor, self.clock(), outcome):
-            await self.audit.publish(
-                record.model_dump_json().encode(),
-                key=self.actor.encode(),
-                headers={"content-type": "application/json", "traceparent": outcome.traceparent},
-            )
-        if isinstance(outcome, Accepted):
-            await self.seen.put(outcome.message_key, outcome.seen_entry)

@@ -117,13 +117,7 @@ class Normaliser:
             invalid = refusal_from_validation(exc, "message content")
             return self._reject(record, digest, traceparent, message_id, invalid)
         except Exception as exc:  # a mapping bug must not lose the message or stop the service
-            log.exception("normaliser.internal_error", error_type=type(exc).__name__)
-            failed = Refusal(
-                RejectReason.INTERNAL_ERROR,
-                f"asbx could not process this message ({type(exc).__name__}); it is kept and "
-                "the asbx team has been alerted",
-            )
-            return self._reject(record, digest, traceparent, message_id, failed)
+            return self.failed(record, exc, message_id)
         return Accepted(
             partner=self.partner.value,
             message_id=parsed.message_id,
@@ -137,6 +131,20 @@ class Normaliser:
                 r for r in [self._agreement_observer.observe(agreement, recorded_at, digest)] if r
             ),
         )
+
+    def failed(
+        self, record: InboundRecord, exc: Exception, message_id: str | None = None
+    ) -> Rejected:
+        """The rejection of a record whose processing raised unexpectedly: kept, never lost."""
+        log.exception("normaliser.internal_error", error_type=type(exc).__name__)
+        refusal = Refusal(
+            RejectReason.INTERNAL_ERROR,
+            f"asbx could not process this message ({type(exc).__name__}); it is kept and "
+            "the asbx team has been alerted",
+        )
+        digest = hashlib.sha256(record.value).hexdigest()
+        traceparent = child_of(record.headers.get("traceparent"))
+        return self._reject(record, digest, traceparent, message_id, refusal)
 
     def _reject(
         self,

@@ -11,12 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from aiokafka import ConsumerRecord
 from prometheus_client import Counter, Gauge, Histogram
 
-from services.kafka.publishing import RecordPublisher
 from services.normalise.outcome import Accepted, Duplicate, Outcome, Rejected
 from services.streams.engine import Output, Processor
 from services.streams.store import PartitionStore
@@ -30,7 +29,6 @@ __all__ = [
     "PROCESSING_SECONDS",
     "READY",
     "REJECTED",
-    "CountingPublisher",
     "MeteredProcessor",
     "NormaliserMeter",
 ]
@@ -70,27 +68,6 @@ CONSUMER_LAG = Gauge(
 READY = Gauge("asbx_ready", "1 once the service is connected and owns its partitions.", ["service"])
 
 
-class CountingPublisher:
-    """A :class:`RecordPublisher` that counts each acknowledged record against its topic."""
-
-    def __init__(self, inner: RecordPublisher, service: str, topic: str) -> None:
-        self._inner = inner
-        self._out = MESSAGES_OUT.labels(service, topic)
-        self._errors = ERRORS.labels(service, "publish")
-
-    async def publish(
-        self, message: Any, *, key: Any = None, headers: dict[str, str] | None = None
-    ) -> Any:
-        """Publish through the wrapped publisher; count success, or the failure before raising."""
-        try:
-            result = await self._inner.publish(message, key=key, headers=headers)
-        except Exception:
-            self._errors.inc()
-            raise
-        self._out.inc()
-        return result
-
-
 class NormaliserMeter:
     """Records what a normaliser handler did with one record."""
 
@@ -112,6 +89,15 @@ class NormaliserMeter:
             raise
         finally:
             PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+
+    def published(self, outputs: list[Output]) -> None:
+        """Count records committed to their topics (after the transaction succeeded)."""
+        for out in outputs:
+            MESSAGES_OUT.labels(self.service, out.topic).inc()
+
+    def commit_failed(self) -> None:
+        """Count a transaction that did not commit (the record is read again)."""
+        ERRORS.labels(self.service, "publish").inc()
 
     def _observe(self, outcome: Outcome) -> None:
         if isinstance(outcome, Accepted):

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -25,6 +26,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
+from services.kafka.waiting import backoff_delays
 from services.streams.changelog import restore_partition
 from services.streams.store import PartitionStore
 
@@ -77,6 +79,16 @@ class EngineConfig:
     client_config: dict[str, Any] = field(default_factory=dict)
 
 
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a send's outcome as seen: a failed transaction reports it once, as its own error."""
+    if not future.cancelled():
+        future.exception()
+
+
+class _PoisonRecord(Exception):  # noqa: N818 - a control-flow signal, caught in run()
+    """A record raised: its batch is rolled back and retried with the record dead-lettered."""
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, engine: TransactionalEngine[Any]) -> None:
         self._engine = engine
@@ -104,6 +116,10 @@ class TransactionalEngine(Generic[V]):
         self._producers: dict[int, AIOKafkaProducer] = {}
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
+        #: Records that raised, by (partition, offset): dead-lettered when the batch is retried.
+        self._poison: dict[tuple[int, int], Exception] = {}
+        #: Partitions paused after a failed recovery: when to try again, and the backoff.
+        self._unrecovered: dict[TopicPartition, tuple[float, Iterator[float]]] = {}
         self.processed = 0
 
     @property
@@ -148,6 +164,7 @@ class TransactionalEngine(Generic[V]):
     async def _release(self, revoked: list[TopicPartition]) -> None:
         async with self._lock:
             for tp in revoked:
+                self._unrecovered.pop(tp, None)
                 self._stores.pop(tp.partition, None)
                 producer = self._producers.pop(tp.partition, None)
                 if producer is not None:
@@ -164,28 +181,39 @@ class TransactionalEngine(Generic[V]):
             return  # revoked while the batch was in flight: the new owner will process it
         async with producer.transaction():
             for record in records:
-                try:
-                    outputs = self.processor.process(store, record)
-                except Exception as exc:  # one bad record must not stop the partition
-                    log.exception(
-                        "stream.record_failed",
-                        engine=self.config.name,
-                        partition=tp.partition,
-                        offset=record.offset,
-                    )
-                    outputs = [self._dead_letter(record, exc)]
+                poison = self._poison.get((tp.partition, record.offset))
+                if poison is not None:  # dead-lettered without touching state
+                    outputs = [self._dead_letter(record, poison)]
+                else:
+                    try:
+                        outputs = self.processor.process(store, record)
+                    except Exception as exc:  # one bad record must not stop the partition
+                        log.exception(
+                            "stream.record_failed",
+                            engine=self.config.name,
+                            partition=tp.partition,
+                            offset=record.offset,
+                        )
+                        # It may have changed state before failing: abort the whole batch, so
+                        # the retry starts from committed state and skips this record.
+                        self._poison[(tp.partition, record.offset)] = exc
+                        raise _PoisonRecord from exc
                 for out in outputs:
-                    await producer.send(
+                    sent = await producer.send(
                         out.topic, out.value, key=out.key, headers=list(out.headers)
                     )
+                    sent.add_done_callback(_retrieved)
             for key, value in store.take_dirty():
                 encoded = None if value is None else self.processor.encode(value)
-                await producer.send(
+                sent = await producer.send(
                     self.config.changelog_topic, encoded, key=key.encode(), partition=tp.partition
                 )
+                sent.add_done_callback(_retrieved)
             await producer.send_offsets_to_transaction(
                 {tp: records[-1].offset + 1}, self.config.group_id
             )
+        for record in records:
+            self._poison.pop((tp.partition, record.offset), None)
         self.processed += len(records)
         if self._on_commit is not None:
             self._on_commit(tp.partition, records[-1].offset + 1)
@@ -193,6 +221,7 @@ class TransactionalEngine(Generic[V]):
     def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> Output:
         headers = (
             ("asbx_error", type(exc).__name__.encode()),
+            ("asbx_reason", str(exc)[:300].encode()),
             ("asbx_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
         )
         return Output(
@@ -217,6 +246,41 @@ class TransactionalEngine(Generic[V]):
         else:
             self._consumer.seek(tp, committed)
 
+    async def _try_recover(self, tp: TopicPartition) -> None:
+        """Recover ``tp``; if that fails too, pause it and retry later with backoff.
+
+        Carrying on unrecovered would be a loss: the consumer's position is already past the
+        failed batch, so the next batch's commit would skip it. A paused partition yields no
+        records until it is recovered (or revoked: its new owner starts from the commit).
+        """
+        assert self._consumer is not None
+        if tp not in self._consumer.assignment():
+            self._unrecovered.pop(tp, None)
+            return
+        try:
+            await self._recover(tp)
+        except Exception as exc:
+            delays = self._unrecovered.get(tp, (0.0, backoff_delays(first=0.5, ceiling=10.0)))[1]
+            delay = next(delays)
+            self._unrecovered[tp] = (time.monotonic() + delay, delays)
+            self._consumer.pause(tp)
+            log.warning(
+                "stream.recover_retry",
+                engine=self.config.name,
+                partition=tp.partition,
+                error=type(exc).__name__,
+                retry_in=delay,
+            )
+            return
+        if self._unrecovered.pop(tp, None) is not None:
+            self._consumer.resume(tp)
+
+    async def _retry_recoveries(self) -> None:
+        now = time.monotonic()
+        for tp, (due, _delays) in list(self._unrecovered.items()):
+            if due <= now:
+                await self._try_recover(tp)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then leave the group cleanly."""
         consumer = AIOKafkaConsumer(
@@ -237,19 +301,21 @@ class TransactionalEngine(Generic[V]):
                     timeout_ms=200, max_records=self.config.max_records
                 )
                 async with self._lock:
+                    await self._retry_recoveries()
                     for tp, records in batches.items():
-                        if not records:
+                        if not records or tp in self._unrecovered:
                             continue
                         try:
                             await self._process_batch(tp, records)
+                        except _PoisonRecord:
+                            await self._try_recover(tp)
                         except Exception:
                             log.exception(
                                 "stream.transaction_failed",
                                 engine=self.config.name,
                                 partition=tp.partition,
                             )
-                            with contextlib.suppress(Exception):
-                                await self._recover(tp)
+                            await self._try_recover(tp)
         finally:
             await consumer.stop()
             for producer in self._producers.values():

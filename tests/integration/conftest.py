@@ -20,6 +20,7 @@ from services.partners.registry import adapter_for
 from services.protection.keys import LocalKeyStore
 from services.settings import Settings
 from tests.integration.exchange import Exchange
+from tests.integration.faults import ThrowawayBroker, prepare_keys
 from tests.kafka_fixture import Broker
 
 
@@ -89,3 +90,25 @@ async def stop_correlator(service: CorrelatorService) -> None:
     stop, task = _RUNNING.pop(id(service))
     stop.set()
     await task
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def fault_broker(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[ThrowawayBroker]:
+    """A broker of its own for the fault tests, which kill it and the services on it."""
+    broker = ThrowawayBroker(tmp_path_factory.mktemp("fault-kafka"))
+    await asyncio.to_thread(broker.start)
+    await ensure_topics(broker.bootstrap)
+    await broker.warm_up()
+    try:
+        yield broker
+    finally:
+        await asyncio.to_thread(broker.stop)
+
+
+@pytest.fixture(scope="session")
+def fault_keys(keys_dir: Path) -> Path:
+    """The session's keys, every one created before service processes start."""
+    prepare_keys(keys_dir)
+    return keys_dir

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.observability.http import HealthServer
-from services.observability.metrics import CountingPublisher, MeteredProcessor
+from services.observability.metrics import MeteredProcessor, NormaliserMeter
 from services.streams.engine import Output
 from services.streams.store import PartitionStore
 
@@ -30,14 +30,14 @@ class Publisher:
             raise ConnectionError("cluster away")
 
 
-async def test_counting_publisher_counts_acknowledged_records_and_failures() -> None:
-    """Only acknowledged records count as out; a failed publish counts as an error and raises."""
+def test_normaliser_meter_counts_committed_outputs_and_failed_commits() -> None:
+    """Outputs count as out only once committed; a failed commit counts as a publish error."""
+    meter = NormaliserMeter("unit")
     before = sample("asbx_messages_out_total", service="unit", topic="t")
     errors = sample("asbx_errors_total", service="unit", kind="publish")
-    await CountingPublisher(Publisher(), "unit", "t").publish(b"x")
-    with pytest.raises(ConnectionError):
-        await CountingPublisher(Publisher(fail=True), "unit", "t").publish(b"x")
-    assert sample("asbx_messages_out_total", service="unit", topic="t") == before + 1
+    meter.published([Output("t", b"k", b"v"), Output("t", b"k", b"w")])
+    meter.commit_failed()
+    assert sample("asbx_messages_out_total", service="unit", topic="t") == before + 2
     assert sample("asbx_errors_total", service="unit", kind="publish") == errors + 1
 
 

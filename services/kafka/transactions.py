@@ -1,0 +1,97 @@
+"""Writing a record's outputs and its input offset in one Kafka transaction.
+
+Why: a normaliser killed between publishing a canonical event and committing the partner
+record's offset would read the record again and publish the event a second time. With the
+outputs and the offset in one transaction, a ``read_committed`` reader sees either all of them
+once or none of them, whatever moment the process dies at.
+
+One transactional producer per input partition, ``transactional.id`` derived from the group,
+topic and partition (as in :mod:`services.streams.engine`). The instance that next handles the
+partition (the same service restarted, or another member after a rebalance) starts a producer
+with the same id, which aborts whatever transaction the previous owner left open and fences it
+out, so a killed process never leaves a half-written result or blocks ``read_committed``
+readers for the transaction timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer, TopicPartition
+
+from services.streams.engine import Output
+
+__all__ = ["PartitionTransactions"]
+
+log = structlog.get_logger(__name__)
+
+
+class PartitionTransactions:
+    """Per input partition, a transactional producer that commits outputs with the offset."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group_id: str,
+        client_config: dict[str, Any] | None = None,
+        max_request_size: int = 32 * 1024 * 1024,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._group_id = group_id
+        self._client_config = dict(client_config or {})
+        self._max_request_size = max_request_size
+        self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
+
+    async def _producer(self, tp: TopicPartition) -> AIOKafkaProducer:
+        producer = self._producers.get(tp)
+        if producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                transactional_id=f"{self._group_id}.{tp.topic}.{tp.partition}",
+                enable_idempotence=True,
+                acks="all",
+                max_request_size=self._max_request_size,
+                **self._client_config,
+            )
+            try:
+                await producer.start()  # aborts the previous owner's open transaction
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                raise
+            self._producers[tp] = producer
+            log.info("transactions.partition_producer_started", partition=tp.partition)
+        return producer
+
+    async def commit(self, tp: TopicPartition, offset: int, outputs: Sequence[Output]) -> None:
+        """Publish ``outputs`` and commit ``offset + 1`` for ``tp``, atomically.
+
+        On any failure nothing becomes visible; the partition's producer is discarded (it may
+        be fenced or in an unknown transaction state) and the caller must read the record again.
+        """
+        producer = await self._producer(tp)
+        try:
+            async with producer.transaction():
+                for out in outputs:
+                    await producer.send(
+                        out.topic, out.value, key=out.key, headers=list(out.headers)
+                    )
+                await producer.send_offsets_to_transaction({tp: offset + 1}, self._group_id)
+        except BaseException:
+            await self.release([tp])
+            raise
+
+    async def release(self, partitions: Sequence[TopicPartition]) -> None:
+        """Stop the producers of partitions this instance no longer handles."""
+        for tp in partitions:
+            producer = self._producers.pop(tp, None)
+            if producer is not None:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+
+    async def stop(self) -> None:
+        """Stop every producer (open transactions are aborted by the next owner)."""
+        await self.release(list(self._producers))
