@@ -76,16 +76,28 @@ def _peak_rss_mb(pid: int) -> float:
 
 @contextmanager
 def services(
-    bootstrap: str, keys_dir: Path, correlator_id: str, log_dir: Path
+    bootstrap: str, keys_dir: Path, correlator_id: str, log_dir: Path, source: Path | None = None
 ) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
-    """The four services as subprocesses; stopped with SIGTERM (then SIGKILL) on exit."""
+    """The four services as subprocesses; stopped with SIGTERM (then SIGKILL) on exit.
+
+    ``source``: another checkout of asbx (e.g. ``git worktree add /tmp/base <commit>``) whose
+    services to run instead of this one's, for before/after figures on the same machine.
+    """
     env = env_for(bootstrap, keys_dir, correlator_id)
+    command = [str(ASBX)]
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
+        command = [sys.executable, "-c", "from services.cli.main import app; app()"]
     log_dir.mkdir(parents=True, exist_ok=True)
     procs = {}
     for name in SERVICES:
         with (log_dir / f"{name}.log").open("wb") as out:
             procs[name] = subprocess.Popen(
-                [str(ASBX), "serve", name], env=env, stdout=out, stderr=subprocess.STDOUT
+                [*command, "serve", name],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=source,
             )
     try:
         yield procs
@@ -177,9 +189,8 @@ async def one_run(args: argparse.Namespace, run: int, bootstrap: str) -> RunResu
     raw_s = await passthrough(bootstrap, load)
     correlator_id = f"bench-{run}"
     keys_dir = REPO / "var" / "bench" / f"keys-{run}"
-    with services(
-        bootstrap, keys_dir, correlator_id, REPO / "var" / "bench" / f"logs-{run}"
-    ) as procs:
+    logs = REPO / "var" / "bench" / f"logs-{run}"
+    with services(bootstrap, keys_dir, correlator_id, logs, args.source) as procs:
         await publish(bootstrap, warm)
         await _wait_done(bootstrap, correlator_id, timeout=180)
         watch = AlertWatch(bootstrap)
@@ -261,6 +272,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=37092)
     parser.add_argument("--keep-broker", action="store_true")
     parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--source", type=Path, default=None, help="run the services of another asbx checkout"
+    )
     args = parser.parse_args()
     results = asyncio.run(main_async(args))
     report(results)
