@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit stop broker topics contracts clean
+.PHONY: install demo test lint typecheck unit stop broker topics contracts bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ stop: install
 
 contracts: install
 	$(BIN)/asbx contracts generate
+
+# Performance figures (a script, never a timed test): runs its own empty broker on port 37092.
+bench: install
+	$(BIN)/python -m tests.benchmarks.pipeline --messages 1500 --latency-messages 600
+	$(BIN)/python -m tests.benchmarks.state --subjects 100000 --recovery
 
 clean:
 	-$(BIN)/asbx broker stop
