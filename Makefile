@@ -15,7 +15,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install demo test lint typecheck unit stop broker topics contracts clean browser web
+.PHONY: install demo test lint typecheck unit stop broker topics contracts bench clean browser web
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ stop: install
 
 contracts: install
 	$(BIN)/asbx contracts generate
+
+# Performance figures (a script, never a timed test): runs its own empty broker on port 37092.
+bench: install
+	$(BIN)/python -m tests.benchmarks.pipeline --messages 1500 --latency-messages 600
+	$(BIN)/python -m tests.benchmarks.state --subjects 100000 --recovery
 
 clean:
 	-$(BIN)/asbx broker stop

@@ -40,8 +40,8 @@ class EventSealer:
     def __init__(
         self, keys: KeyStore, event_id: str, agreement: Agreement, period: str | None = None
     ) -> None:
-        self._keys = keys
-        self._period = period
+        # One FieldSealer per event: it shares one key agreement per audience across fields.
+        self._sealer = FieldSealer(keys, event_id, RetentionScope(period=period))
         self._agreement = agreement
         self.event_id = event_id
         self.subject: str | None = None
@@ -55,9 +55,12 @@ class EventSealer:
         self, path: str, data_class: str, value: Any, *, subject: str | None = None
     ) -> SealedField:
         """Seal ``value`` for the audiences the agreement gives ``data_class``."""
-        scope = RetentionScope(period=self._period, subject=subject or self.subject)
-        return FieldSealer(self._keys, self.event_id, scope).seal(
-            path, data_class, value, self._agreement.audiences(data_class)
+        return self._sealer.seal(
+            path,
+            data_class,
+            value,
+            self._agreement.audiences(data_class),
+            subject=subject or self.subject,
         )
 
     def seal_if(

@@ -21,6 +21,7 @@ import base64
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -33,6 +34,7 @@ from services.protection.retention import SqliteRetentionKeys
 __all__ = ["KeyNotFoundError", "KeyStore", "LocalKeyStore"]
 
 _KEY_BYTES = 32
+_QUIET_NS = 1_000_000_000
 
 
 class KeyNotFoundError(LookupError):
@@ -81,7 +83,14 @@ class LocalKeyStore:
     def __init__(self, directory: Path) -> None:
         self._dir = directory
         self._cache: dict[str, bytes] = {}
-        self.retention = SqliteRetentionKeys(directory / "retention.sqlite")
+        # A subdirectory: its journal files must not touch the key directory's mtime.
+        self.retention = SqliteRetentionKeys(directory / "retention" / "retention.sqlite")
+        # audience -> (directory mtime when looked up, kid, public key). Sealing asks for the
+        # current key of every audience of every field; listing the directory and deriving the
+        # public key each time was a third of a normaliser's CPU. Any key file created, rotated
+        # or destroyed (by this or another process) changes the directory's mtime, which is
+        # one stat() to check.
+        self._current: dict[Audience, tuple[int, str, bytes]] = {}
 
     @property
     def directory(self) -> Path:
@@ -94,9 +103,18 @@ class LocalKeyStore:
 
     def current_audience_key(self, audience: Audience) -> tuple[str, bytes]:
         """Public key of the newest version for ``audience``, creating version 1 on first use."""
+        stamp = self._stamp()  # taken before listing: a change after it is seen next time
+        cached = self._current.get(audience)
+        if cached is not None and cached[0] == stamp:
+            return cached[1], cached[2]
         versions = self._versions(audience)
         kid = f"aud-{audience.value}-v{versions[-1] if versions else 1}"
-        return kid, _public(self._get_or_create(kid))
+        public = _public(self._get_or_create(kid))
+        # File times tick coarsely (a few ms): a change within the same tick as ``stamp`` would
+        # not move it, so only a directory quiet for a second is trusted.
+        if time.time_ns() - stamp > _QUIET_NS:
+            self._current[audience] = (stamp, kid, public)
+        return kid, public
 
     def audience_key(self, kid: str) -> bytes:
         """Private key of a named audience key version."""
@@ -119,6 +137,7 @@ class LocalKeyStore:
     def destroy(self, kid: str) -> bool:
         """Delete a key for good (crypto-shredding); True if it existed."""
         self._cache.pop(kid, None)
+        self._current.clear()
         path = self._path(kid)
         if not path.exists():
             return False
@@ -130,7 +149,14 @@ class LocalKeyStore:
         versions = self._versions(audience)
         kid = f"aud-{audience.value}-v{(versions[-1] if versions else 0) + 1}"
         self._get_or_create(kid)
+        self._current.pop(audience, None)
         return kid
+
+    def _stamp(self) -> int:
+        try:
+            return os.stat(self._dir).st_mtime_ns
+        except FileNotFoundError:
+            return -1
 
     def _versions(self, audience: Audience) -> list[int]:
         prefix = f"aud-{audience.value}-v"

@@ -3,9 +3,10 @@
 Each field gets a fresh data key. The value is encrypted once under it, with the event id and
 field path as associated data, so a ciphertext moved to another event or field fails to open. The
 data key is then wrapped to each permitted audience's current X25519 public key (ephemeral-static
-Diffie-Hellman, HKDF-SHA256, AES-256-GCM: the ECIES pattern), again bound to event, field and
-audience. Sealing needs only public keys; opening needs the private key of an audience the field
-was wrapped for. Access is enforced by keys, not by the reader's good behaviour.
+Diffie-Hellman with one ephemeral key per event and audience, HKDF-SHA256, AES-256-GCM: the
+ECIES pattern), again bound to event, field and audience. Sealing needs only public keys;
+opening needs the private key of an audience the field was wrapped for. Access is enforced by
+keys, not by the reader's good behaviour.
 
 The content key is not the data key itself but HKDF(data key, retention keys): the retention
 keys of the month the data was recorded in and of the subject it is about
@@ -65,12 +66,17 @@ def _content_key(data_key: bytes, retention: list[bytes], aad: bytes) -> bytes:
     ).derive(data_key + b"".join(retention))
 
 
-def _wrap(public: bytes, data_key: bytes, aad: bytes) -> bytes:
-    """Ephemeral public key (32) + nonce (12) + AES-GCM(data key)."""
+def _agree(public: bytes) -> tuple[bytes, bytes]:
+    """A fresh ephemeral key pair's public half and its shared secret with ``public``."""
     ephemeral = X25519PrivateKey.generate()
     shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public))
+    return ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw), shared
+
+
+def _wrap(agreed: tuple[bytes, bytes], data_key: bytes, aad: bytes) -> bytes:
+    """Ephemeral public key (32) + nonce (12) + AES-GCM(data key)."""
+    eph_public, shared = agreed
     nonce = secrets.token_bytes(_NONCE)
-    eph_public = ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return eph_public + nonce + AESGCM(_kek(shared, aad)).encrypt(nonce, data_key, aad)
 
 
@@ -103,6 +109,12 @@ class FieldSealer:
         self._keys = keys
         self._event_id = event_id
         self._retention = retention or RetentionScope()
+        # One ephemeral key agreement per recipient key for the whole event, not one per field:
+        # X25519 generate + exchange was most of the cost of sealing. Every wrap still gets its
+        # own key-encryption key (HKDF info binds event, field and audience) and nonce, so the
+        # blobs and what opens them are unchanged; fields of one event merely share the
+        # ephemeral public key, which tells a reader only that they belong to one event.
+        self._agreed: dict[bytes, tuple[bytes, bytes]] = {}
 
     def seal(
         self,
@@ -134,7 +146,10 @@ class FieldSealer:
         wrapped = []
         for audience in audience_list:
             kid, public = self._keys.current_audience_key(audience)
-            blob = _wrap(public, data_key, _aad(self._event_id, path, audience))
+            agreed = self._agreed.get(public)
+            if agreed is None:
+                agreed = self._agreed[public] = _agree(public)
+            blob = _wrap(agreed, data_key, _aad(self._event_id, path, audience))
             wrapped.append(WrappedKey(audience=audience, kid=kid, wrapped=_b64(blob)))
         return SealedField(
             path=path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,28 @@ def test_rotation_keeps_old_fields_readable(keys: LocalKeyStore) -> None:
     assert after.keys[0].kid == new_kid != before.keys[0].kid
     opener = Opener(keys, Audience.POLICE)
     assert (opener.open(before, "e1"), opener.open(after, "e2")) == ("old", "new")
+
+
+def test_rotation_by_another_process_is_seen(keys: LocalKeyStore) -> None:
+    """A key store that has cached the current key notices a rotation made elsewhere."""
+    first, _ = keys.current_audience_key(Audience.POLICE)
+    os.utime(keys.directory, ns=(0, 0))  # a directory quiet for long: the lookup is cached
+    assert keys.current_audience_key(Audience.POLICE)[0] == first
+    rotated = LocalKeyStore(keys.directory).rotate_audience_key(Audience.POLICE)
+    assert keys.current_audience_key(Audience.POLICE)[0] == rotated != first
+
+
+def test_fields_of_one_event_open_separately(keys: LocalKeyStore) -> None:
+    """Fields sealed together for one event each open alone, and only under their own path."""
+    sealer = FieldSealer(keys, "e")
+    a = sealer.seal("a", "narrative", "one", [Audience.POLICE, Audience.HOUSING])
+    b = sealer.seal("b", "narrative", "two", [Audience.POLICE])
+    opener = Opener(keys, Audience.POLICE)
+    assert (opener.open(a, "e"), opener.open(b, "e")) == ("one", "two")
+    assert Opener(keys, Audience.HOUSING).open(a, "e") == "one"
+    swapped = b.model_copy(update={"path": "a", "keys": a.keys[1:]})
+    with pytest.raises(UnreadableError):
+        opener.open(swapped, "e")
 
 
 def test_sealing_for_nobody_is_refused(keys: LocalKeyStore) -> None:

@@ -1,0 +1,190 @@
+"""Kafka plumbing for the benchmarks: a fresh broker, paced publishing, the raw passthrough."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from contracts.topics import inbound_topic
+from deploy.local_kafka import LocalKafka, LocalKafkaConfig
+from tests.benchmarks.population import PartnerMessage
+
+__all__ = ["BenchBroker", "group_lag", "passthrough", "publish"]
+
+
+@dataclass
+class BenchBroker:
+    """A local broker started empty for one benchmark run (its home is wiped first)."""
+
+    home: Path
+    port: int
+
+    def __post_init__(self) -> None:
+        self._kafka = LocalKafka(
+            LocalKafkaConfig.from_env(
+                {
+                    "ASBX_KAFKA_HOME": str(self.home),
+                    "ASBX_KAFKA_PORT": str(self.port),
+                    "ASBX_KAFKA_CONTROLLER_PORT": str(self.port + 1),
+                }
+            )
+        )
+
+    def start(self) -> str:
+        """Stop any broker in ``home``, wipe its data, start afresh; returns the bootstrap."""
+        self._kafka.stop()
+        shutil.rmtree(self.home / "data", ignore_errors=True)
+        return self._kafka.start()
+
+    def stop(self) -> None:
+        """Stop the broker (its data stays until the next start)."""
+        self._kafka.stop()
+
+
+def producer(bootstrap: str) -> AIOKafkaProducer:
+    """A producer with the services' delivery settings (acks=all, idempotent)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=1024 * 1024,
+        max_request_size=8 * 1024 * 1024,
+    )
+
+
+async def publish(
+    bootstrap: str,
+    messages: Sequence[PartnerMessage],
+    *,
+    rate: float | None = None,
+    topic: str | None = None,
+) -> dict[str, float]:
+    """Publish ``messages`` (at ``rate`` per second, or as fast as possible).
+
+    Returns the wall-clock time (``time.time()``) each message was handed to the client, by trace
+    id: the start of its end-to-end latency.
+    """
+    sent: dict[str, float] = {}
+    client = producer(bootstrap)
+    await client.start()
+    try:
+        futures = []
+        began = time.monotonic()
+        for i, message in enumerate(messages):
+            if rate:
+                delay = began + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            sent[message.trace_id] = time.time()
+            futures.append(
+                await client.send(
+                    topic or inbound_topic(message.partner.value),
+                    message.value,
+                    key=message.key,
+                    headers=[
+                        ("traceparent", message.traceparent.encode()),
+                        ("content-type", b"application/json"),
+                    ],
+                )
+            )
+        await asyncio.gather(*futures)
+    finally:
+        await client.stop()
+    return sent
+
+
+async def group_lag(bootstrap: str, groups: dict[str, str]) -> int:
+    """Records not yet committed by each consumer group (group → topic), summed."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        lag = 0
+        for group, topic in groups.items():
+            described = await admin.describe_topics([topic])
+            tps = [TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]]
+            ends = await consumer.end_offsets(tps)
+            committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+            for tp in tps:
+                meta = committed.get(tp)
+                done = meta.offset if meta is not None and meta.offset >= 0 else 0
+                lag += max(0, ends[tp] - done)
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def passthrough(bootstrap: str, messages: Sequence[PartnerMessage]) -> float:
+    """The raw ceiling: seconds for an aiokafka consume → produce copy of ``messages``.
+
+    The same bytes, keys and headers go to a fresh 3-partition topic first; then one consumer
+    group reads them and a producer with the services' delivery settings writes each to a second
+    topic, committing offsets after each batch is acknowledged: the least a service does.
+    """
+    run = uuid.uuid4().hex[:8]
+    source, sink = f"bench.raw.in.{run}", f"bench.raw.out.{run}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(source, 3, 1), NewTopic(sink, 3, 1)], validate_only=False
+        )
+    finally:
+        await admin.close()
+    await publish(bootstrap, messages, topic=source)
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-raw-{run}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    out = producer(bootstrap)
+    await consumer.start()
+    await out.start()
+    try:
+        copied = 0
+        began = time.monotonic()
+        while copied < len(messages):
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            futures = []
+            for records in batches.values():
+                for record in records:
+                    futures.append(
+                        await out.send(
+                            sink, record.value, key=record.key, headers=list(record.headers)
+                        )
+                    )
+            await asyncio.gather(*futures)
+            if batches:
+                await consumer.commit()
+            copied += len(futures)
+        return time.monotonic() - began
+    finally:
+        await consumer.stop()
+        await out.stop()
+
+
+def env_for(bootstrap: str, keys_dir: Path, correlator_id: str) -> dict[str, str]:
+    """Environment of a service subprocess."""
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "ASBX_KEYS_DIR": str(keys_dir),
+        "ASBX_CORRELATOR_ID": correlator_id,
+        "ASBX_LOG_LEVEL": "WARNING",
+        "ASBX_LOG_FORMAT": "json",
+    }

@@ -1,0 +1,288 @@
+"""End-to-end benchmark: partner messages through the normalisers, correlator and alerts.
+
+Starts an empty local broker (``--broker-home``, wiped first), runs the four services as real
+subprocesses (``asbx serve housing|health|police|correlator``), and in one run reports:
+
+- the raw ceiling: an aiokafka consume → produce passthrough of the same messages;
+- throughput: the population published at full speed, timed until every normaliser has
+  committed its input and every correlator stage has caught up; the ratio asbx / raw;
+- alert latency at half the measured rate: from the deciding partner message being handed to
+  the producer to its alert being readable (``read_committed``) on ``asbx.alerts.v1``;
+- peak memory (VmHWM) of each service.
+
+    python -m tests.benchmarks.pipeline --messages 3000 --repeat 2
+
+The machine is shared, so always read the throughput next to the raw ceiling of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from contracts.topics import ALERTS, inbound_topic
+from contracts.vocab import Partner
+from deploy.topics import ensure_topics
+from services.correlator.app import build_correlator
+from services.correlator.progress import caught_up
+from services.correlator.settings import CorrelatorSettings
+from services.observability.tracing import trace_id
+from tests.benchmarks.kafka_tools import BenchBroker, env_for, group_lag, passthrough, publish
+from tests.benchmarks.population import population
+
+REPO = Path(__file__).resolve().parents[2]
+ASBX = Path(sys.executable).parent / "asbx"
+SERVICES = ("housing", "health", "police", "correlator")
+
+
+@dataclass
+class RunResult:
+    """Figures of one run."""
+
+    messages: int
+    raw_per_s: float
+    asbx_per_s: float
+    alerts: int
+    latency_rate: float = 0.0
+    latency_alerts: int = 0
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        """asbx throughput as a share of the raw passthrough."""
+        return self.asbx_per_s / self.raw_per_s
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextmanager
+def services(
+    bootstrap: str, keys_dir: Path, correlator_id: str, log_dir: Path, source: Path | None = None
+) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    """The four services as subprocesses; stopped with SIGTERM (then SIGKILL) on exit.
+
+    ``source``: another checkout of asbx (e.g. ``git worktree add /tmp/base <commit>``) whose
+    services to run instead of this one's, for before/after figures on the same machine.
+    """
+    env = env_for(bootstrap, keys_dir, correlator_id)
+    command = [str(ASBX)]
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
+        command = [sys.executable, "-c", "from services.cli.main import app; app()"]
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs = {}
+    for name in SERVICES:
+        with (log_dir / f"{name}.log").open("wb") as out:
+            procs[name] = subprocess.Popen(
+                [*command, "serve", name],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=source,
+            )
+    try:
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+async def _wait_done(bootstrap: str, correlator_id: str, timeout: float) -> None:
+    """Until the normalisers have committed all input and the correlator has caught up."""
+    groups = {f"asbx-{p.value}-normaliser": inbound_topic(p.value) for p in Partner}
+    deadline = time.monotonic() + timeout
+    while await group_lag(bootstrap, groups):
+        if time.monotonic() > deadline:
+            raise TimeoutError("normalisers did not finish")
+        await asyncio.sleep(0.2)
+    service = build_correlator(bootstrap, CorrelatorSettings(ASBX_CORRELATOR_ID=correlator_id))  # type: ignore[call-arg]
+    await caught_up(service, timeout=max(1.0, deadline - time.monotonic()))
+
+
+class AlertWatch:
+    """Reads alerts as they become readable and notes when each trace id's alert arrived."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+        self.arrived: dict[str, float] = {}
+        self.count = 0
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        """Start reading from the current end of the alerts topic."""
+        self._task = asyncio.create_task(self._run())
+        await self._ready.wait()
+
+    async def _run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            tps = [TopicPartition(ALERTS.name, p) for p in range(ALERTS.partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_end(*tps)
+            for tp in tps:
+                await consumer.position(tp)
+            self._ready.set()
+            while True:
+                batches = await consumer.getmany(timeout_ms=100)
+                now = time.time()
+                for records in batches.values():
+                    for record in records:
+                        self.count += 1
+                        parent = dict(record.headers).get("traceparent")
+                        if parent:
+                            self.arrived.setdefault(trace_id(parent.decode()), now)
+        finally:
+            await consumer.stop()
+
+    async def stop(self) -> None:
+        """Stop reading."""
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if len(values) < 2:
+        return {}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "max": max(values)}
+
+
+async def one_run(args: argparse.Namespace, run: int, bootstrap: str) -> RunResult:
+    """Raw ceiling, throughput and latency on one fresh broker."""
+    tag = f"R{run}T{int(time.time()) % 100000}"
+    warm = population(60, seed=run + 100, tag=f"W{tag}")
+    load = population(args.messages, seed=run, tag=f"L{tag}")
+    slow = population(args.latency_messages, seed=run + 50, tag=f"S{tag}")
+    await ensure_topics(bootstrap)
+    raw_s = await passthrough(bootstrap, load)
+    correlator_id = f"bench-{run}"
+    keys_dir = REPO / "var" / "bench" / f"keys-{run}"
+    logs = REPO / "var" / "bench" / f"logs-{run}"
+    with services(bootstrap, keys_dir, correlator_id, logs, args.source) as procs:
+        await publish(bootstrap, warm)
+        await _wait_done(bootstrap, correlator_id, timeout=180)
+        watch = AlertWatch(bootstrap)
+        await watch.start()
+        began = time.monotonic()
+        await publish(bootstrap, load)
+        await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
+        took = time.monotonic() - began
+        result = RunResult(len(load), len(load) / raw_s, len(load) / took, watch.count)
+        _say(f"run {run}: raw {result.raw_per_s:.0f}/s, asbx {result.asbx_per_s:.1f}/s")
+        if slow:
+            rate = result.asbx_per_s / 2
+            sent = await publish(bootstrap, slow, rate=rate)
+            await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
+            await asyncio.sleep(0.5)
+            latencies = [
+                (watch.arrived[m.trace_id] - sent[m.trace_id]) * 1000
+                for m in slow
+                if m.trace_id in watch.arrived
+            ]
+            result.latency_rate = rate
+            result.latency_alerts = len(latencies)
+            result.latency_ms = _percentiles(latencies)
+        await watch.stop()
+        result.peak_rss_mb = {name: _peak_rss_mb(p.pid) for name, p in procs.items()}
+    return result
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def report(results: list[RunResult]) -> None:
+    """Print each run and the medians."""
+    _say("")
+    _say(
+        f"{'run':>3} {'msgs':>6} {'raw/s':>8} {'asbx/s':>8} {'ratio':>6} {'alerts':>6} "
+        f"{'rate':>6} {'p50ms':>7} {'p95ms':>7} {'p99ms':>7}  peak RSS MB"
+    )
+    for i, r in enumerate(results):
+        lat = r.latency_ms
+        rss = " ".join(f"{k}={v:.0f}" for k, v in r.peak_rss_mb.items())
+        _say(
+            f"{i:>3} {r.messages:>6} {r.raw_per_s:>8.0f} {r.asbx_per_s:>8.1f} {r.ratio:>6.1%} "
+            f"{r.alerts:>6} {r.latency_rate:>6.1f} {lat.get('p50', 0):>7.0f} "
+            f"{lat.get('p95', 0):>7.0f} {lat.get('p99', 0):>7.0f}  {rss}"
+        )
+    if len(results) > 1:
+        _say(
+            f"median ratio {statistics.median(r.ratio for r in results):.1%}, "
+            f"median asbx {statistics.median(r.asbx_per_s for r in results):.1f}/s, "
+            f"median p99 {statistics.median(r.latency_ms.get('p99', 0) for r in results):.0f} ms"
+        )
+    _say(f"conditions: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+
+
+async def main_async(args: argparse.Namespace) -> list[RunResult]:
+    """Every run on its own fresh broker."""
+    broker = BenchBroker(REPO / args.broker_home, args.port)
+    results: list[RunResult] = []
+    try:
+        for run in range(args.repeat):
+            bootstrap = broker.start()
+            results.append(await one_run(args, run, bootstrap))
+    finally:
+        if not args.keep_broker:
+            broker.stop()
+    return results
+
+
+def main() -> None:
+    """Parse arguments, run, print, and keep the figures in ``var/bench``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--latency-messages", type=int, default=1500)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--broker-home", default="var/bench-kafka")
+    parser.add_argument("--port", type=int, default=37092)
+    parser.add_argument("--keep-broker", action="store_true")
+    parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--source", type=Path, default=None, help="run the services of another asbx checkout"
+    )
+    args = parser.parse_args()
+    results = asyncio.run(main_async(args))
+    report(results)
+    out = REPO / "var" / "bench" / f"pipeline-{int(time.time())}{args.label}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc: list[dict[str, Any]] = [asdict(r) | {"ratio": r.ratio} for r in results]
+    out.write_text(json.dumps(doc, indent=2))
+
+
+if __name__ == "__main__":
+    main()
