@@ -162,7 +162,7 @@ def test_shredded_keys_leave_no_bytes_in_the_key_file(keys: LocalKeyStore) -> No
     kid = keys.current_retention_key(subject_scope(SUBJECT_A))
     keys.retention.shred_subject(SUBJECT_A)
     keys.retention.close()
-    assert kid[1] not in (keys.directory / "retention.sqlite").read_bytes()
+    assert kid[1] not in (keys.directory / "retention" / "retention.sqlite").read_bytes()
 
 
 def test_recorded_month_is_utc() -> None:
