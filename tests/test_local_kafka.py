@@ -27,6 +27,7 @@ from contracts.topics import (
     inbound_topic,
     seen_topic,
 )
+from deploy.kafka_client import client_config_from_env
 from deploy.local_kafka import LocalKafka, LocalKafkaConfig
 from deploy.topics import ensure_topics
 from tests.kafka_fixture import Broker, broker_client_config
@@ -86,10 +87,11 @@ def test_stop_when_not_running_is_harmless(tmp_path: Path) -> None:
 
 async def test_data_survives_stop_and_start(spare_kafka: LocalKafka) -> None:
     bootstrap = await asyncio.to_thread(spare_kafka.start)
+    admin = client_config_from_env({"ASBX_KAFKA_CREDENTIALS": str(spare_kafka.credentials_file)})
     spec = _throwaway("restart")
-    assert await ensure_topics(bootstrap, [spec]) == [spec.name]
+    assert await ensure_topics(bootstrap, [spec], admin) == [spec.name]
     value = uuid.uuid4().bytes
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **admin)
     await producer.start()
     try:
         await producer.send_and_wait(spec.name, value, key=b"k")
@@ -106,6 +108,7 @@ async def test_data_survives_stop_and_start(spare_kafka: LocalKafka) -> None:
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        **admin,
     )
     await consumer.start()
     try:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from contracts.audit import AuditRecord
 from contracts.topics import AUDIT
 from deploy.kafka_client import client_config_from_env
+from deploy.security.acls import AUDIT_ARCHIVER
 from services.audit.log import AuditLog, CheckpointSigner, checkpoints_path_for
 from services.audit.verify import verify
 from services.kafka.reader import read_all
@@ -32,7 +33,11 @@ def archive(log: Path = DEFAULT_LOG) -> None:
     """Append new audit records from the audit topic to the log and sign a checkpoint."""
     settings = Settings()
     records = asyncio.run(
-        read_all(settings.kafka_bootstrap_servers, AUDIT.name, client_config_from_env())
+        read_all(
+            settings.kafka_bootstrap_servers,
+            AUDIT.name,
+            client_config_from_env(principal=AUDIT_ARCHIVER),
+        )
     )
     log.parent.mkdir(parents=True, exist_ok=True)
     audit_log = AuditLog(

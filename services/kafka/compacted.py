@@ -13,6 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from deploy.kafka_client import client_config_from_env
 from services.kafka.metadata import partitions_of
 
 __all__ = ["read_compacted"]
@@ -29,7 +30,7 @@ async def read_compacted(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        **(client_config or {}),
+        **(client_config if client_config is not None else client_config_from_env()),
     )
     await consumer.start()
     try:

@@ -19,6 +19,7 @@ from contracts.envelope import CanonicalEvent
 from contracts.rejection import RejectedMessage
 from contracts.topics import AUDIT, CANONICAL_EVENTS, inbound_topic, rejected_topic, seen_topic
 from deploy.kafka_client import client_config_from_env
+from deploy.security.acls import normaliser_principal
 from services.kafka.connection import MAX_RECORD_BYTES, build_broker
 from services.kafka.headers import lenient_parser, raw_decoder
 from services.kafka.seen_store import KafkaSeenStore
@@ -43,11 +44,12 @@ class NormaliserService:
     broker: KafkaBroker
     seen: KafkaSeenStore
     settings: Settings
+    principal: str
 
     async def restore(self) -> int:
         """Load the seen-message table; must finish before the first input is consumed."""
         return await self.seen.restore(
-            self.settings.kafka_bootstrap_servers, client_config_from_env()
+            self.settings.kafka_bootstrap_servers, client_config_from_env(principal=self.principal)
         )
 
     async def start(self) -> None:
@@ -67,7 +69,12 @@ def build_normaliser(
     settings = settings or Settings()
     partner = adapter.partner.value
     actor = f"normaliser:{partner}"
-    broker = build_broker(settings.kafka_bootstrap_servers, client_id=f"asbx-{partner}-normaliser")
+    principal = normaliser_principal(partner)
+    broker = build_broker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"asbx-{partner}-normaliser",
+        principal=principal,
+    )
 
     canonical = broker.publisher(
         CANONICAL_EVENTS.name,
@@ -125,7 +132,9 @@ def build_normaliser(
         await emitter.emit(outcome)
 
     app = FastStream(broker, logger=None)
-    service = NormaliserService(app=app, broker=broker, seen=seen, settings=settings)
+    service = NormaliserService(
+        app=app, broker=broker, seen=seen, settings=settings, principal=principal
+    )
 
     @app.on_startup
     async def restore_seen() -> None:
