@@ -503,6 +503,59 @@ class LocalKafka:
         )
         if done.returncode != 0:
             raise LocalKafkaError(f"formatting storage failed:\n{done.stdout}{done.stderr}")
+        self._registered_file.write_text("\n".join(self.credentials()) + "\n")
+
+    @property
+    def _registered_file(self) -> Path:
+        """Principals whose SCRAM credentials the broker holds (format time or added later)."""
+        return self.data_dir / "asbx-scram-users"
+
+    def _register_new_users(self) -> None:
+        """Give principals added since the storage was formatted their SCRAM credentials.
+
+        Only format time can create the first users in KRaft; later ones are added through the
+        running broker as admin (AlterUserScramCredentials, via Kafka's ConfigCommand).
+        """
+        users = self.credentials()
+        path = self._registered_file
+        known = set(path.read_text().split()) if path.is_file() else set()
+        missing = [name for name in users if name not in known]
+        if not missing:
+            return
+        java = _java()
+        client = self.home / "admin-client.properties"
+        client.unlink(missing_ok=True)
+        fd = os.open(client, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(
+                f"security.protocol=SASL_PLAINTEXT\nsasl.mechanism={SCRAM_MECHANISM}\n"
+                "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule "
+                f'required username="{ADMIN_PRINCIPAL}" password="{users[ADMIN_PRINCIPAL]}";\n'
+            )
+        for name in missing:
+            log.info("adding SCRAM credentials for new principal %s", name)
+            cmd = self._java_command(
+                java,
+                "kafka.admin.ConfigCommand",
+                "--bootstrap-server",
+                self.config.bootstrap,
+                "--command-config",
+                str(client),
+                "--alter",
+                "--entity-type",
+                "users",
+                "--entity-name",
+                name,
+                "--add-config",
+                f"{SCRAM_MECHANISM}=[password={users[name]}]",
+            )
+            done = subprocess.run(  # noqa: S603 - argv list, no shell
+                cmd, capture_output=True, text=True, timeout=300, check=False
+            )
+            if done.returncode != 0:
+                raise LocalKafkaError(f"adding user {name} failed:\n{done.stdout}{done.stderr}")
+            known.add(name)
+            path.write_text("\n".join(sorted(known)) + "\n")
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -511,13 +564,12 @@ class LocalKafka:
         deadline = time.monotonic() + timeout
         with self._locked():
             pid = self._running_pid()
-            if pid is not None:
-                if self._ready():
-                    return self.config.bootstrap
-                log.info("broker pid %s is running but not ready yet; waiting", pid)
-            else:
+            if pid is None:
                 pid = self._launch()
+            elif not self._ready():
+                log.info("broker pid %s is running but not ready yet; waiting", pid)
             self._wait_ready(pid, deadline)
+            self._register_new_users()
         return self.config.bootstrap
 
     def _launch(self) -> int:

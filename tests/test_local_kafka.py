@@ -28,7 +28,7 @@ from contracts.topics import (
     seen_topic,
 )
 from deploy.kafka_client import client_config_from_env
-from deploy.local_kafka import LocalKafka, LocalKafkaConfig
+from deploy.local_kafka import LocalKafka, LocalKafkaConfig, probe_broker
 from deploy.topics import ensure_topics
 from tests.kafka_fixture import Broker, broker_client_config
 
@@ -77,6 +77,31 @@ def test_start_is_idempotent(spare_kafka: LocalKafka) -> None:
     status = spare_kafka.status()
     assert (status.running, status.ready, status.pid) == (True, True, pid)
     assert (status.version or "").startswith("4.")
+
+
+def test_node_logs_in_principals_only_with_their_password(spare_kafka: LocalKafka) -> None:
+    """The probe's SCRAM login succeeds with a generated password and fails with another."""
+    spare_kafka.start()
+    host, port = spare_kafka.config.host, spare_kafka.config.port
+    password = spare_kafka.credentials()["housing"]
+    assert probe_broker(host, port, credentials=("housing", password)) >= 1
+    with pytest.raises(ConnectionError, match="authentication failed"):
+        probe_broker(host, port, credentials=("housing", password + "x"))
+    with pytest.raises(ConnectionError, match=r"closed|reset"):
+        probe_broker(host, port)  # no SASL at all: the broker answers no Metadata
+
+
+def test_principal_added_later_gets_credentials(
+    spare_kafka: LocalKafka, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A principal added after the storage was formatted can log in after the next start."""
+    spare_kafka.start()
+    names = [*LocalKafka.principals(), "newcomer"]
+    monkeypatch.setattr(LocalKafka, "principals", staticmethod(lambda: names))
+    spare_kafka.start()  # already running: only the new user is added
+    password = spare_kafka.credentials()["newcomer"]
+    config = spare_kafka.config
+    assert probe_broker(config.host, config.port, credentials=("newcomer", password)) >= 1
 
 
 def test_stop_when_not_running_is_harmless(tmp_path: Path) -> None:
