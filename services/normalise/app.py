@@ -9,6 +9,7 @@ record is sought back and retried, never skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from faststream import AckPolicy, FastStream
@@ -44,13 +45,11 @@ class NormaliserService:
     broker: KafkaBroker
     seen: KafkaSeenStore
     settings: Settings
-    principal: str
+    client_config: dict[str, Any]
 
     async def restore(self) -> int:
         """Load the seen-message table; must finish before the first input is consumed."""
-        return await self.seen.restore(
-            self.settings.kafka_bootstrap_servers, client_config_from_env(principal=self.principal)
-        )
+        return await self.seen.restore(self.settings.kafka_bootstrap_servers, self.client_config)
 
     async def start(self) -> None:
         """Start in the current event loop (tests and the demo run several side by side)."""
@@ -63,17 +62,24 @@ class NormaliserService:
 
 
 def build_normaliser(
-    adapter: PartnerAdapter, settings: Settings | None = None
+    adapter: PartnerAdapter,
+    settings: Settings | None = None,
+    client_config: dict[str, Any] | None = None,
 ) -> NormaliserService:
-    """A runnable normaliser service for one partner."""
+    """A runnable normaliser service for one partner, connecting as its own principal.
+
+    ``client_config`` replaces the connection settings from the environment (the AsyncAPI
+    document is rendered with a fixed one, so it does not depend on the machine).
+    """
     settings = settings or Settings()
     partner = adapter.partner.value
     actor = f"normaliser:{partner}"
-    principal = normaliser_principal(partner)
+    if client_config is None:
+        client_config = client_config_from_env(principal=normaliser_principal(partner))
     broker = build_broker(
         settings.kafka_bootstrap_servers,
         client_id=f"asbx-{partner}-normaliser",
-        principal=principal,
+        client_config=client_config,
     )
 
     canonical = broker.publisher(
@@ -133,7 +139,7 @@ def build_normaliser(
 
     app = FastStream(broker, logger=None)
     service = NormaliserService(
-        app=app, broker=broker, seen=seen, settings=settings, principal=principal
+        app=app, broker=broker, seen=seen, settings=settings, client_config=client_config
     )
 
     @app.on_startup

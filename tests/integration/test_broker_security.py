@@ -25,7 +25,7 @@ from contracts.topics import ALERTS, AUDIT, CANONICAL_EVENTS, PARTNERS, inbound_
 from contracts.topics import rejected_topic as rejected
 from deploy.security.acls import AUDIT_ARCHIVER, CHRONOLOGY, CORRELATOR, normaliser_principal
 from deploy.security.apply import local_node_in_use
-from tests.kafka_fixture import Broker, client_config_as
+from tests.kafka_fixture import Broker, broker_client_config, client_config_as
 
 pytestmark = pytest.mark.kafka
 
@@ -87,12 +87,17 @@ async def create_topic(bootstrap: str, principal: str, name: str) -> int:
     await admin.start()
     try:
         response = await admin.create_topics([NewTopic(name, 1, 1)])
-        code = int(response.topic_errors[0][1])
-        if code == 0:
-            await admin.delete_topics([name])
-        return code
     finally:
         await admin.close()
+    code = int(response.topic_errors[0][1])
+    if code == 0:  # tidy up as admin: no service may delete topics
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **broker_client_config())
+        await admin.start()
+        try:
+            await admin.delete_topics([name])
+        finally:
+            await admin.close()
+    return code
 
 
 @pytest.mark.parametrize("partner", PARTNERS)
@@ -156,6 +161,22 @@ async def test_partner_cannot_create_topics(bootstrap: str, partner: str) -> Non
     """Topic creation is refused to partners (auto-creation is off, and no ACL grants it)."""
     name = f"asbx.inbound.{partner}.v2-{uuid.uuid4().hex[:6]}"
     assert await create_topic(bootstrap, partner, name) == _AUTHORIZATION_FAILED
+
+
+async def test_partner_follows_its_rejected_topic_in_its_own_group(bootstrap: str) -> None:
+    """A partner may use consumer groups named after itself (``housing.*``)."""
+    consumer = AIOKafkaConsumer(
+        rejected("housing"),
+        bootstrap_servers=bootstrap,
+        group_id=f"housing.rejections-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        **client_config_as("housing"),
+    )
+    try:
+        await asyncio.wait_for(consumer.start(), timeout=30)
+        await consumer.getmany(timeout_ms=500)
+    finally:
+        await consumer.stop()
 
 
 async def test_partner_cannot_join_a_service_consumer_group(bootstrap: str) -> None:
