@@ -8,6 +8,7 @@ alter ACLs (the local node's ``admin`` super user).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import for_code
-from aiokafka.protocol.admin import CreateAclsRequest_v1
+from aiokafka.protocol.admin import CreateAclsRequest_v1, DescribeAclsRequest
 from aiokafka.protocol.api import Request
 
 from deploy.kafka_client import client_config_from_env, local_credentials_file
@@ -24,7 +25,10 @@ from deploy.security.acls import DEFAULT_CORRELATOR_IDS, Acl, acls_from_config
 __all__ = ["AclError", "ensure_acls", "ensure_local_acls", "local_node_in_use"]
 
 _ANY_HOST = "*"
+_ANY = 1
 _ALLOW = 3
+#: How long to wait for the broker to enforce what the controller has committed.
+SETTLE_SECONDS = 30.0
 
 log = structlog.get_logger(__name__)
 
@@ -70,14 +74,46 @@ async def ensure_acls(
     await admin.start()
     try:
         response = await admin._send_request(_CreateAcls(acls))  # no public ACL API
+        for acl, (code, message) in zip(acls, response.creation_responses, strict=True):
+            if code:
+                name = for_code(code).__name__
+                raise AclError(f"creating {acl} failed: {name} ({code}) {message or ''}".strip())
+        await _settle(admin, acls)
     finally:
         await admin.close()
-    for acl, (code, message) in zip(acls, response.creation_responses, strict=True):
-        if code:
-            name = for_code(code).__name__
-            raise AclError(f"creating {acl} failed: {name} ({code}) {message or ''}".strip())
     log.info("acls.applied", count=len(acls))
     return len(acls)
+
+
+async def _in_force(admin: AIOKafkaAdminClient) -> set[tuple[int, str, int, str, int]]:
+    """Every ALLOW rule the broker serves now, as (type, name, pattern, principal, operation)."""
+    request = DescribeAclsRequest(_ANY, None, _ANY, None, None, _ANY, _ANY)
+    response = await admin._send_request(request)  # no public ACL API
+    if response.error_code:
+        name = for_code(response.error_code).__name__
+        raise AclError(f"describing ACLs failed: {name} {response.error_message or ''}".strip())
+    return {
+        (rtype, rname, pattern, principal, operation)
+        for rtype, rname, pattern, rules in response.resources
+        for principal, _host, operation, permission in rules
+        if permission == _ALLOW
+    }
+
+
+async def _settle(admin: AIOKafkaAdminClient, acls: Sequence[Acl]) -> None:
+    """Wait until the broker enforces every ACL in ``acls``.
+
+    In KRaft the controller acknowledges CreateAcls before the broker's authorizer has applied
+    the change, so a client starting right after could still be refused.
+    """
+    wanted = {
+        (int(a.resource), a.name, int(a.pattern), a.kafka_principal, int(a.operation)) for a in acls
+    }
+    deadline = asyncio.get_running_loop().time() + SETTLE_SECONDS
+    while missing := wanted - await _in_force(admin):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AclError(f"{len(missing)} ACL(s) not in force after {SETTLE_SECONDS}s")
+        await asyncio.sleep(0.2)
 
 
 def local_node_in_use(env: Mapping[str, str] | None = None) -> bool:
