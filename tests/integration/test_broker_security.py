@@ -209,6 +209,20 @@ async def test_partner_cannot_use_the_correlators_transactional_ids(bootstrap: s
 @pytest.mark.parametrize(
     ("principal", "topic"),
     [
+        (normaliser_principal("housing"), inbound_topic("housing")),
+        (CORRELATOR, CANONICAL_EVENTS.name),
+        (AUDIT_ARCHIVER, AUDIT.name),
+        (CHRONOLOGY, CANONICAL_EVENTS.name),
+    ],
+)
+async def test_service_reads_its_own_inputs(bootstrap: str, principal: str, topic: str) -> None:
+    """Each service may read what it consumes (the allowed side of the denials below)."""
+    assert await can_read(bootstrap, principal, topic)
+
+
+@pytest.mark.parametrize(
+    ("principal", "topic"),
+    [
         (normaliser_principal("housing"), inbound_topic("police")),
         (normaliser_principal("housing"), CANONICAL_EVENTS.name),
         (CORRELATOR, inbound_topic("health")),
