@@ -12,7 +12,6 @@ home directory, so it survives ``stop``/``start`` and is removed with ``rm -rf``
     logs/server.log     broker log (deploy/kafka/log4j2.yaml)
     kafka.out           JVM stdout/stderr (what happens before logging starts)
     kafka.pid
-
     credentials.json    SCRAM-SHA-512 password of every principal, generated at first run (0600)
 
 The node requires authentication: clients use SASL/SCRAM-SHA-512 on the one client listener, the
