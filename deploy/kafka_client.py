@@ -1,30 +1,72 @@
 """aiokafka connection settings from the environment, shared by services and deployment tools.
 
-Why: the same code runs against a PLAINTEXT development broker and a partner-facing cluster that
+Why: the same code runs against the local authenticated node and a partner-facing cluster that
 requires TLS and SASL; only environment variables differ, and secrets never live in code.
+
+Two sources, in order:
+
+1. An external cluster: ``KAFKA_SECURITY_PROTOCOL`` (or ``KAFKA_SASL_USERNAME``) is set, and the
+   ``KAFKA_*`` variables say everything. Each deployed service is given its own credentials.
+2. The local node: its generated credentials file (``ASBX_KAFKA_CREDENTIALS``, else
+   ``credentials.json`` in ``ASBX_KAFKA_HOME``, default ``var/kafka``) exists, and the client
+   logs in with SCRAM-SHA-512 as the ``principal`` it asks for (``admin`` if it names none).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aiokafka.helpers import create_ssl_context
 
-__all__ = ["client_config_from_env"]
+from deploy.local_kafka import ADMIN_PRINCIPAL, SCRAM_MECHANISM, LocalKafkaConfig
+from deploy.security.credentials import CREDENTIALS_FILE, CredentialsError, read_credentials
+
+__all__ = ["client_config_from_env", "local_credentials_file"]
 
 
-def client_config_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Keyword arguments for aiokafka clients from optional ``KAFKA_*`` variables.
+def local_credentials_file(env: Mapping[str, str] | None = None) -> Path:
+    """Where the local node's generated credentials are read from."""
+    env = os.environ if env is None else env
+    if explicit := env.get("ASBX_KAFKA_CREDENTIALS"):
+        return Path(explicit)
+    return LocalKafkaConfig.from_env(env).home / CREDENTIALS_FILE
 
-    ``KAFKA_SECURITY_PROTOCOL`` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL),
+
+def _local_config(env: Mapping[str, str], principal: str | None) -> dict[str, Any]:
+    path = local_credentials_file(env)
+    if not path.exists():
+        return {}
+    name = principal or ADMIN_PRINCIPAL
+    users = read_credentials(path)
+    if name not in users:
+        raise CredentialsError(f"{path} has no credentials for principal {name!r}")
+    return {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": SCRAM_MECHANISM,
+        "sasl_plain_username": name,
+        "sasl_plain_password": users[name],
+    }
+
+
+def client_config_from_env(
+    env: Mapping[str, str] | None = None, principal: str | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for aiokafka clients connecting as ``principal``.
+
+    External cluster: ``KAFKA_SECURITY_PROTOCOL`` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL),
     ``KAFKA_SASL_MECHANISM`` / ``KAFKA_SASL_USERNAME`` / ``KAFKA_SASL_PASSWORD``, and
-    ``KAFKA_SSL_CAFILE`` / ``KAFKA_SSL_CERTFILE`` / ``KAFKA_SSL_KEYFILE``. Unset means default.
+    ``KAFKA_SSL_CAFILE`` / ``KAFKA_SSL_CERTFILE`` / ``KAFKA_SSL_KEYFILE`` (``principal`` is then
+    ignored: the variables name the identity). Otherwise the local node's credentials for
+    ``principal``; no credentials file means a PLAINTEXT broker.
     """
     env = os.environ if env is None else env
-    config: dict[str, Any] = {}
     protocol = env.get("KAFKA_SECURITY_PROTOCOL", "").strip().upper()
+    if not protocol and "KAFKA_SASL_USERNAME" not in env:
+        return _local_config(env, principal)
+    config: dict[str, Any] = {}
     if protocol:
         config["security_protocol"] = protocol
     if mechanism := env.get("KAFKA_SASL_MECHANISM", "").strip().upper():

@@ -12,9 +12,13 @@ home directory, so it survives ``stop``/``start`` and is removed with ``rm -rf``
     logs/server.log     broker log (deploy/kafka/log4j2.yaml)
     kafka.out           JVM stdout/stderr (what happens before logging starts)
     kafka.pid
+    credentials.json    SCRAM-SHA-512 password of every principal, generated at first run (0600)
 
-Readiness is a protocol check (ApiVersions, then Metadata listing at least one unfenced broker),
-not a sleep. Stdlib only, so it runs before the project's dependencies are installed.
+The node requires authentication: clients use SASL/SCRAM-SHA-512 on the one client listener, the
+broker reaches its own controller with SASL/PLAIN, and ``StandardAuthorizer`` denies everything
+no ACL allows (``admin`` is the only super user; ``deploy.security`` derives and applies the
+ACLs). Readiness is a protocol check (ApiVersions, SCRAM login as ``admin``, then Metadata listing
+at least one unfenced broker), not a sleep. Stdlib only apart from the principal list.
 
     python -m deploy.local_kafka start|stop|status
 """
@@ -26,6 +30,7 @@ import base64
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import logging
 import os
 import re
@@ -37,17 +42,22 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.security.credentials import CREDENTIALS_FILE, ensure_credentials, read_credentials
+
 __all__ = [
+    "ADMIN_PRINCIPAL",
+    "SCRAM_MECHANISM",
     "LocalKafka",
     "LocalKafkaConfig",
     "LocalKafkaError",
     "LocalKafkaStatus",
     "main",
     "probe_broker",
+    "scram_login",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +70,10 @@ MAX_RECORD_BYTES = 32 * 1024 * 1024
 MAX_REQUEST_BYTES = 100 * 1024 * 1024
 
 _MARKER = ".complete"
-_API_VERSIONS, _METADATA = 18, 3
+_API_VERSIONS, _METADATA, _SASL_HANDSHAKE, _SASL_AUTHENTICATE = 18, 3, 17, 36
+#: The broker's super user: topic and ACL set-up, inter-broker and controller connections.
+ADMIN_PRINCIPAL = "admin"
+SCRAM_MECHANISM = "SCRAM-SHA-512"
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +142,60 @@ def _exchange(sock: socket.socket, api_key: int, version: int, corr: int, body: 
     return payload[4:]
 
 
-def probe_broker(host: str, port: int, timeout: float = 2.0) -> int:
-    """Return how many unfenced brokers a PLAINTEXT listener reports; raise ``OSError`` if none.
+def _string(value: str) -> bytes:
+    raw = value.encode()
+    return struct.pack(">h", len(raw)) + raw
 
-    ApiVersions v0 is answered by every Kafka release; Metadata is then sent at a version the
-    broker supports (4-8 share one simple layout) asking for no topics. A broker that accepts
-    connections but has not joined its cluster yet reports no brokers, so callers can wait on it.
+
+def _sasl_step(sock: socket.socket, corr: int, message: bytes) -> bytes:
+    """One SaslAuthenticate v0 round trip; the server's reply bytes, or ``ConnectionError``."""
+    body = _exchange(sock, _SASL_AUTHENTICATE, 0, corr, struct.pack(">i", len(message)) + message)
+    error, msg_len = struct.unpack_from(">hh", body)
+    offset = 4 + max(msg_len, 0)
+    if error:
+        text = body[4:offset].decode(errors="replace") if msg_len > 0 else ""
+        raise ConnectionError(f"SASL authentication failed (error {error}) {text}".strip())
+    (size,) = struct.unpack_from(">i", body, offset)
+    return body[offset + 4 : offset + 4 + size]
+
+
+def scram_login(sock: socket.socket, username: str, password: str) -> None:
+    """Authenticate ``sock`` with SASL/SCRAM-SHA-512 (RFC 5802), verifying the server too."""
+    body = _exchange(sock, _SASL_HANDSHAKE, 1, 10, _string(SCRAM_MECHANISM))
+    (error,) = struct.unpack_from(">h", body)
+    if error:
+        raise ConnectionError(f"broker refused {SCRAM_MECHANISM} (error {error})")
+    nonce = base64.b64encode(os.urandom(24)).decode()
+    first_bare = f"n={username},r={nonce}"
+    server_first = _sasl_step(sock, 11, f"n,,{first_bare}".encode()).decode()
+    fields = dict(part.split("=", 1) for part in server_first.split(","))
+    if not fields.get("r", "").startswith(nonce):
+        raise ConnectionError("SCRAM server nonce does not extend the client nonce")
+    salted = hashlib.pbkdf2_hmac(
+        "sha512", password.encode(), base64.b64decode(fields["s"]), int(fields["i"])
+    )
+    client_key = hmac.digest(salted, b"Client Key", "sha512")
+    final_bare = f"c={base64.b64encode(b'n,,').decode()},r={fields['r']}"
+    auth_message = f"{first_bare},{server_first},{final_bare}".encode()
+    signature = hmac.digest(hashlib.sha512(client_key).digest(), auth_message, "sha512")
+    proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, signature, strict=True)))
+    server_final = _sasl_step(sock, 12, f"{final_bare},p={proof.decode()}".encode()).decode()
+    server_key = hmac.digest(salted, b"Server Key", "sha512")
+    expected = base64.b64encode(hmac.digest(server_key, auth_message, "sha512")).decode()
+    if server_final != f"v={expected}":
+        raise ConnectionError("SCRAM server signature does not verify")
+
+
+def probe_broker(
+    host: str, port: int, timeout: float = 2.0, credentials: tuple[str, str] | None = None
+) -> int:
+    """Return how many unfenced brokers a listener reports; raise ``OSError`` if none.
+
+    ApiVersions v0 is answered by every Kafka release, before authentication too; with
+    ``credentials`` (user, password) the connection then logs in with SCRAM-SHA-512. Metadata is
+    sent at a version the broker supports (4-8 share one simple layout) asking for no topics. A
+    broker that accepts connections but has not joined its cluster yet reports no brokers, so
+    callers can wait on it.
     """
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.settimeout(timeout)
@@ -145,6 +206,8 @@ def probe_broker(host: str, port: int, timeout: float = 2.0) -> int:
         versions = {
             key: (lo, hi) for key, lo, hi in struct.iter_unpack(">hhh", body[6 : 6 + 6 * count])
         }
+        if credentials is not None:
+            scram_login(sock, *credentials)
         lo, hi = versions.get(_METADATA, (0, -1))
         version = max(lo, 4)
         if version > min(hi, 8):
@@ -203,6 +266,7 @@ class LocalKafka:
         self.properties_file = home / "server.properties"
         self.pid_file = home / "kafka.pid"
         self.stdout_file = home / "kafka.out"
+        self.credentials_file = home / CREDENTIALS_FILE
         self._proc: subprocess.Popen[bytes] | None = None
 
     # -- jars ---------------------------------------------------------------------------------
@@ -285,10 +349,25 @@ class LocalKafka:
 
     def _ready(self) -> bool:
         try:
-            probe_broker(self.config.host, self.config.port)
-        except (OSError, struct.error):
+            admin = (ADMIN_PRINCIPAL, read_credentials(self.credentials_file)[ADMIN_PRINCIPAL])
+            probe_broker(self.config.host, self.config.port, credentials=admin)
+        except (OSError, struct.error, KeyError, ValueError, RuntimeError):
             return False
         return True
+
+    # -- principals ---------------------------------------------------------------------------
+
+    @staticmethod
+    def principals() -> Sequence[str]:
+        """Every principal the node gets SCRAM credentials for (admin, partners, services)."""
+        from contracts.topics import PARTNERS  # noqa: PLC0415 - keeps the CLI import light
+        from deploy.security.acls import principals  # noqa: PLC0415
+
+        return principals(PARTNERS)
+
+    def credentials(self) -> dict[str, str]:
+        """Principal to password; generated into ``credentials.json`` on first use."""
+        return ensure_credentials(self.credentials_file, self.principals())
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -321,11 +400,12 @@ class LocalKafka:
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{c.host}:{c.controller_port}",
-            "listeners": f"PLAINTEXT://{c.host}:{c.port},CONTROLLER://{c.host}:{c.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{c.host}:{c.port}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listeners": f"CLIENT://{c.host}:{c.port},CONTROLLER://{c.host}:{c.controller_port}",
+            "advertised.listeners": f"CLIENT://{c.host}:{c.port}",
+            "listener.security.protocol.map": "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
+            "inter.broker.listener.name": "CLIENT",
+            **self._security_properties(),
             "log.dirs": str(self.data_dir),
             "num.partitions": "3",
             "default.replication.factor": "1",
@@ -340,6 +420,31 @@ class LocalKafka:
             "message.max.bytes": str(MAX_RECORD_BYTES),
             "replica.fetch.max.bytes": str(MAX_RECORD_BYTES),
             "socket.request.max.bytes": str(MAX_REQUEST_BYTES),
+        }
+
+    def _security_properties(self) -> dict[str, str]:
+        """SCRAM for clients and the broker itself, PLAIN to the controller, ACLs enforced.
+
+        KRaft controllers cannot check SCRAM (the credentials live in the metadata they serve),
+        hence PLAIN with the admin password on the loopback controller listener.
+        """
+        password = self.credentials()[ADMIN_PRINCIPAL]
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        login = f'username="{ADMIN_PRINCIPAL}" password="{password}"'
+        return {
+            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+            "listener.name.client.sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            "listener.name.client.scram-sha-512.sasl.jaas.config": f"{scram} required {login};",
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config": (
+                f'{plain} required {login} user_{ADMIN_PRINCIPAL}="{password}";'
+            ),
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{ADMIN_PRINCIPAL}",
+            "allow.everyone.if.no.acl.found": "false",
         }
 
     def _java_command(self, java: str, main_class: str, *args: str) -> list[str]:
@@ -359,11 +464,21 @@ class LocalKafka:
 
     def _prepare(self, java: str) -> None:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
+        formatted = (self.data_dir / "meta.properties").is_file()
+        if formatted and not self.credentials_file.exists():
+            # Storage from before the node required authentication has no SCRAM users, and
+            # KRaft adds the first ones only at format time: keep it aside, start afresh.
+            aside = self.home / f"data.unauthenticated.{int(time.time())}"
+            log.warning("storage predates authentication; moved to %s", aside)
+            self.data_dir.rename(aside)
+            (self.home / "cluster.id").unlink(missing_ok=True)
+            formatted = False
         lines = [f"{key}={value}" for key, value in self.server_properties().items()]
-        self.properties_file.write_text(
-            "# Written by deploy/local_kafka.py\n" + "\n".join(lines) + "\n"
-        )
-        if (self.data_dir / "meta.properties").is_file():
+        self.properties_file.unlink(missing_ok=True)  # recreated owner-only: it holds a password
+        fd = os.open(self.properties_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("# Written by deploy/local_kafka.py\n" + "\n".join(lines) + "\n")
+        if formatted:
             return
         cluster_id = self._cluster_id()
         log.info("formatting KRaft storage in %s (cluster id %s)", self.data_dir, cluster_id)
@@ -376,12 +491,70 @@ class LocalKafka:
             cluster_id,
             "-c",
             str(self.properties_file),
+            *(
+                arg
+                for name, password in self.credentials().items()
+                for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")
+            ),
         )
         done = subprocess.run(  # noqa: S603 - argv list, no shell
             cmd, capture_output=True, text=True, timeout=300, check=False
         )
         if done.returncode != 0:
             raise LocalKafkaError(f"formatting storage failed:\n{done.stdout}{done.stderr}")
+        self._registered_file.write_text("\n".join(self.credentials()) + "\n")
+
+    @property
+    def _registered_file(self) -> Path:
+        """Principals whose SCRAM credentials the broker holds (format time or added later)."""
+        return self.data_dir / "asbx-scram-users"
+
+    def _register_new_users(self) -> None:
+        """Give principals added since the storage was formatted their SCRAM credentials.
+
+        Only format time can create the first users in KRaft; later ones are added through the
+        running broker as admin (AlterUserScramCredentials, via Kafka's ConfigCommand).
+        """
+        users = self.credentials()
+        path = self._registered_file
+        known = set(path.read_text().split()) if path.is_file() else set()
+        missing = [name for name in users if name not in known]
+        if not missing:
+            return
+        java = _java()
+        client = self.home / "admin-client.properties"
+        client.unlink(missing_ok=True)
+        fd = os.open(client, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(
+                f"security.protocol=SASL_PLAINTEXT\nsasl.mechanism={SCRAM_MECHANISM}\n"
+                "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule "
+                f'required username="{ADMIN_PRINCIPAL}" password="{users[ADMIN_PRINCIPAL]}";\n'
+            )
+        for name in missing:
+            log.info("adding SCRAM credentials for new principal %s", name)
+            cmd = self._java_command(
+                java,
+                "kafka.admin.ConfigCommand",
+                "--bootstrap-server",
+                self.config.bootstrap,
+                "--command-config",
+                str(client),
+                "--alter",
+                "--entity-type",
+                "users",
+                "--entity-name",
+                name,
+                "--add-config",
+                f"{SCRAM_MECHANISM}=[password={users[name]}]",
+            )
+            done = subprocess.run(  # noqa: S603 - argv list, no shell
+                cmd, capture_output=True, text=True, timeout=300, check=False
+            )
+            if done.returncode != 0:
+                raise LocalKafkaError(f"adding user {name} failed:\n{done.stdout}{done.stderr}")
+            known.add(name)
+            path.write_text("\n".join(sorted(known)) + "\n")
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -390,13 +563,12 @@ class LocalKafka:
         deadline = time.monotonic() + timeout
         with self._locked():
             pid = self._running_pid()
-            if pid is not None:
-                if self._ready():
-                    return self.config.bootstrap
-                log.info("broker pid %s is running but not ready yet; waiting", pid)
-            else:
+            if pid is None:
                 pid = self._launch()
+            elif not self._ready():
+                log.info("broker pid %s is running but not ready yet; waiting", pid)
             self._wait_ready(pid, deadline)
+            self._register_new_users()
         return self.config.bootstrap
 
     def _launch(self) -> int:

@@ -64,7 +64,9 @@ async def ensure_topics(
 ) -> list[str]:
     """Create missing topics, align the configuration of existing ones; return names created."""
     wanted = {spec.name: spec for spec in specs}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(client_config or {}))
+    if client_config is None:
+        client_config = client_config_from_env()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_config)
     await admin.start()
     try:
         existing = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()}

@@ -21,6 +21,9 @@ __all__ = ["ASYNCAPI_PATH", "render_asyncapi", "write_asyncapi"]
 ASYNCAPI_PATH = (
     Path(__file__).resolve().parents[1] / "contracts" / "asyncapi" / "asbx.asyncapi.json"
 )
+#: What the document states about connecting: SASL/SCRAM-SHA-512 (see README, "Security at the
+#: broker"). Fixed here, so the document does not depend on the machine that renders it.
+DOCUMENTED_SECURITY = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512"}
 
 
 def render_asyncapi() -> str:
@@ -28,7 +31,10 @@ def render_asyncapi() -> str:
     from services.normalise.app import build_normaliser  # noqa: PLC0415 - keep import light
 
     settings = Settings(KAFKA_BOOTSTRAP_SERVERS="kafka:9092")
-    brokers = [build_normaliser(adapter, settings).broker for adapter in all_adapters()]
+    brokers = [
+        build_normaliser(adapter, settings, DOCUMENTED_SECURITY).broker
+        for adapter in all_adapters()
+    ]
     spec = AsyncAPI(
         *brokers,
         title="asbx partner data exchange",

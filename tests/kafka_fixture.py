@@ -7,7 +7,11 @@ behaviour, so `kafka`-marked tests run against Apache Kafka itself. Where it com
 2. A Docker engine answers ``docker info``: an ``apache/kafka`` container via testcontainers.
 3. Otherwise: a local KRaft JVM (``deploy.local_kafka``) in ``var/test-kafka`` on ports
    29092/29093, so a demo broker on 9092 is left alone. It is stopped at session end only if
-   this session started it; an already-running test broker is reused as is.
+   this session started it; an already-running test broker is reused as is. It requires
+   SCRAM-SHA-512 logins and enforces ACLs like the demo node: the session points
+   ``ASBX_KAFKA_CREDENTIALS`` at its generated credentials (services started by tests, in process
+   or as child processes, then connect as their own principals) and applies the derived ACLs,
+   plus grants for the correlator on the tests' own canonical and alert topics.
 
 Use it from ``conftest.py`` (import this module as ``tests.kafka_fixture`` everywhere so there is
 one session state)::
@@ -40,6 +44,15 @@ import pytest_asyncio
 
 from deploy.kafka_client import client_config_from_env
 from deploy.local_kafka import REPO_ROOT, LocalKafka, LocalKafkaConfig, probe_broker
+from deploy.security.acls import (
+    CORRELATOR,
+    DEFAULT_CORRELATOR_IDS,
+    Acl,
+    Operation,
+    Pattern,
+    Resource,
+)
+from deploy.security.apply import ensure_local_acls
 from deploy.topics import ensure_topics
 
 __all__ = [
@@ -49,6 +62,7 @@ __all__ = [
     "Broker",
     "broker_bootstrap",
     "broker_client_config",
+    "client_config_as",
     "describe_broker",
     "make_broker_fixture",
     "release_broker",
@@ -193,6 +207,7 @@ def _start_container() -> tuple[Broker, Cleanup]:
         "KAFKA_MESSAGE_MAX_BYTES": "33554432",
         "KAFKA_REPLICA_FETCH_MAX_BYTES": "33554432",
     }
+    os.environ["KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"  # not the local node's credentials
     container = DockerContainer(DOCKER_IMAGE).with_exposed_ports(9092)
     for key, value in env.items():
         container.with_env(key, value)
@@ -226,7 +241,9 @@ def _start_local() -> tuple[Broker, Cleanup]:
     kafka = LocalKafka(TEST_KAFKA)
     already_running = kafka.status().running
     bootstrap = kafka.start()
-    origin = "local KRaft node" + (", reused" if already_running else "")
+    os.environ["ASBX_KAFKA_CREDENTIALS"] = str(kafka.credentials_file)
+    _session.client_config = client_config_from_env()  # the node's admin
+    origin = "local KRaft node, SCRAM + ACLs" + (", reused" if already_running else "")
     cleanup = None if already_running else kafka.stop
     return Broker(bootstrap, f"Apache Kafka {kafka.version()} ({origin})"), cleanup
 
@@ -247,8 +264,27 @@ def broker_bootstrap() -> Broker:
 
 
 def broker_client_config() -> dict[str, Any]:
-    """aiokafka keyword arguments for the session broker (TLS/SASL only for an external one)."""
+    """aiokafka keyword arguments for the session broker, as its admin (super user)."""
     return dict(_session.client_config)
+
+
+def client_config_as(principal: str) -> dict[str, Any]:
+    """aiokafka keyword arguments to connect to the session broker as ``principal``."""
+    return client_config_from_env(principal=principal)
+
+
+#: Correlator deployments started by tests are named ``test-...`` and use their own topics.
+TEST_CORRELATOR_PREFIX = "test-"
+TEST_GRANTS = (
+    *(
+        Acl(CORRELATOR, Resource.TOPIC, "asbx.test.canonical.", Pattern.PREFIXED, op)
+        for op in (Operation.READ, Operation.DESCRIBE)
+    ),
+    *(
+        Acl(CORRELATOR, Resource.TOPIC, "asbx.test.alerts.", Pattern.PREFIXED, op)
+        for op in (Operation.WRITE, Operation.DESCRIBE)
+    ),
+)
 
 
 def release_broker() -> None:
@@ -269,6 +305,9 @@ def make_broker_fixture(name: str = "kafka_broker") -> Any:
         broker = await asyncio.to_thread(broker_bootstrap)
         if not _session.topics_ready:
             await ensure_topics(broker.bootstrap, client_config=broker_client_config())
+            await ensure_local_acls(
+                broker.bootstrap, [*DEFAULT_CORRELATOR_IDS, TEST_CORRELATOR_PREFIX], TEST_GRANTS
+            )
             _session.topics_ready = True
         yield broker
         await asyncio.to_thread(release_broker)

@@ -6,6 +6,7 @@ dependency only shows up as services crash-looping at start-up.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,12 @@ APP_SERVICES = {
     "housing-normaliser": "housing",
     "health-normaliser": "health",
     "police-normaliser": "police",
+    "correlator": "correlator",
+}
+PRINCIPALS = {
+    "housing-normaliser": "normaliser-housing",
+    "health-normaliser": "normaliser-health",
+    "police-normaliser": "normaliser-police",
     "correlator": "correlator",
 }
 
@@ -47,7 +54,7 @@ def test_kafka_is_apache_kafka_4_in_kraft_mode(compose: dict[str, Any]) -> None:
     env = _env(kafka)
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
-    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert "INTERNAL://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) >= 32 * 1024 * 1024
     assert "test" in kafka["healthcheck"]
@@ -64,9 +71,49 @@ def test_service_uses_kafka_once_healthy(compose: dict[str, Any], name: str, tar
     assert (ROOT / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
 
 
+def test_every_listener_requires_sasl_and_acls_are_enforced(compose: dict[str, Any]) -> None:
+    """No PLAINTEXT listener; SCRAM-SHA-512 for clients; StandardAuthorizer denies by default."""
+    env = _env(compose["services"]["kafka"])
+    protocols = dict(
+        item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    names = {item.split("://")[0] for item in env["KAFKA_LISTENERS"].split(",")}
+    assert names == set(protocols)
+    assert set(protocols.values()) == {"SASL_PLAINTEXT"}
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("authorizer.StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert env["KAFKA_SUPER_USERS"] == "User:admin"
+    assert "--command-config /secrets/admin.properties" in _command(
+        {"command": compose["services"]["kafka"]["healthcheck"]["test"]}
+    )
+
+
+def test_credentials_are_generated_at_first_start_not_committed(compose: dict[str, Any]) -> None:
+    """A one-shot job writes the secrets volume; the file itself holds no password."""
+    job = compose["services"]["credentials"]
+    assert "python -m deploy.security.compose_secrets /secrets" in _command(job)
+    assert "asbx-secrets" in compose["volumes"]
+    kafka = compose["services"]["kafka"]
+    assert kafka["depends_on"]["credentials"]["condition"] == "service_completed_successfully"
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert not re.search(r"password\s*[=:]", text, re.IGNORECASE)
+
+
+@pytest.mark.parametrize(("name", "principal"), PRINCIPALS.items())
+def test_each_service_connects_as_its_own_principal(
+    compose: dict[str, Any], name: str, principal: str
+) -> None:
+    """A service container sees only its own principal's credentials file."""
+    env = _env(compose["services"][name])
+    assert env["ASBX_KAFKA_CREDENTIALS"] == f"/secrets/users/{principal}.json"
+    assert "asbx-secrets:/secrets:ro" in compose["services"][name]["volumes"]
+
+
 def test_topics_are_created_before_services_start(compose: dict[str, Any]) -> None:
     topics = compose["services"]["topics"]
-    assert _command(topics) == "python -m deploy.topics"
+    assert _command(topics) == "asbx topics"
+    assert _env(topics)["ASBX_KAFKA_CREDENTIALS"] == "/secrets/credentials.json"
     assert _env(topics)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert topics["restart"] == "no"

@@ -27,7 +27,8 @@ from contracts.topics import (
     inbound_topic,
     seen_topic,
 )
-from deploy.local_kafka import LocalKafka, LocalKafkaConfig
+from deploy.kafka_client import client_config_from_env
+from deploy.local_kafka import LocalKafka, LocalKafkaConfig, probe_broker
 from deploy.topics import ensure_topics
 from tests.kafka_fixture import Broker, broker_client_config
 
@@ -78,6 +79,31 @@ def test_start_is_idempotent(spare_kafka: LocalKafka) -> None:
     assert (status.version or "").startswith("4.")
 
 
+def test_node_logs_in_principals_only_with_their_password(spare_kafka: LocalKafka) -> None:
+    """The probe's SCRAM login succeeds with a generated password and fails with another."""
+    spare_kafka.start()
+    host, port = spare_kafka.config.host, spare_kafka.config.port
+    password = spare_kafka.credentials()["housing"]
+    assert probe_broker(host, port, credentials=("housing", password)) >= 1
+    with pytest.raises(ConnectionError, match="authentication failed"):
+        probe_broker(host, port, credentials=("housing", password + "x"))
+    with pytest.raises(ConnectionError, match=r"closed|reset"):
+        probe_broker(host, port)  # no SASL at all: the broker answers no Metadata
+
+
+def test_principal_added_later_gets_credentials(
+    spare_kafka: LocalKafka, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A principal added after the storage was formatted can log in after the next start."""
+    spare_kafka.start()
+    names = [*LocalKafka.principals(), "newcomer"]
+    monkeypatch.setattr(LocalKafka, "principals", staticmethod(lambda: names))
+    spare_kafka.start()  # already running: only the new user is added
+    password = spare_kafka.credentials()["newcomer"]
+    config = spare_kafka.config
+    assert probe_broker(config.host, config.port, credentials=("newcomer", password)) >= 1
+
+
 def test_stop_when_not_running_is_harmless(tmp_path: Path) -> None:
     kafka = LocalKafka(LocalKafkaConfig(home=tmp_path, port=39192, controller_port=39193))
     assert kafka.stop() is False
@@ -86,10 +112,11 @@ def test_stop_when_not_running_is_harmless(tmp_path: Path) -> None:
 
 async def test_data_survives_stop_and_start(spare_kafka: LocalKafka) -> None:
     bootstrap = await asyncio.to_thread(spare_kafka.start)
+    admin = client_config_from_env({"ASBX_KAFKA_CREDENTIALS": str(spare_kafka.credentials_file)})
     spec = _throwaway("restart")
-    assert await ensure_topics(bootstrap, [spec]) == [spec.name]
+    assert await ensure_topics(bootstrap, [spec], admin) == [spec.name]
     value = uuid.uuid4().bytes
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **admin)
     await producer.start()
     try:
         await producer.send_and_wait(spec.name, value, key=b"k")
@@ -106,6 +133,7 @@ async def test_data_survives_stop_and_start(spare_kafka: LocalKafka) -> None:
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        **admin,
     )
     await consumer.start()
     try:

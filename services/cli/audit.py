@@ -14,6 +14,7 @@ import typer
 
 from contracts.topics import AUDIT
 from deploy.kafka_client import client_config_from_env
+from deploy.security.acls import AUDIT_ARCHIVER
 from services.audit.archive import archive_topic
 from services.audit.log import CheckpointSigner, checkpoints_path_for
 from services.audit.verify import verify
@@ -31,7 +32,10 @@ def archive(log: Path = DEFAULT_LOG) -> None:
     settings = Settings()
     result = asyncio.run(
         archive_topic(
-            settings.kafka_bootstrap_servers, log, settings.keys_dir, client_config_from_env()
+            settings.kafka_bootstrap_servers,
+            log,
+            settings.keys_dir,
+            client_config_from_env(principal=AUDIT_ARCHIVER),
         )
     )
     checkpoint, added, malformed = result.checkpoint, result.added, result.malformed_offsets

@@ -12,6 +12,7 @@ from contracts.envelope import CanonicalEvent
 from contracts.topics import AUDIT, CANONICAL_EVENTS
 from contracts.vocab import Audience
 from deploy.kafka_client import client_config_from_env
+from deploy.security.acls import CHRONOLOGY
 from services.correlator.chronology import build_chronology, disclosure_record
 from services.kafka.reader import read_all
 from services.protection.keys import LocalKeyStore
@@ -31,7 +32,7 @@ async def show_chronology(
 ) -> None:
     """Print the chronology and publish its disclosure record (acks=all) before returning."""
     settings = Settings()
-    config = client_config_from_env()
+    config = client_config_from_env(principal=CHRONOLOGY)
     records = await read_all(settings.kafka_bootstrap_servers, CANONICAL_EVENTS.name, config)
     events = [CanonicalEvent.model_validate_json(r.value) for r in records]
     entries = build_chronology(events, subject, audience, LocalKeyStore(settings.keys_dir))

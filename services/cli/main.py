@@ -60,15 +60,50 @@ def broker_status() -> None:
 
 @app.command("topics")
 def topics() -> None:
-    """Create every declared topic (idempotent) on the configured cluster."""
+    """Create every declared topic (idempotent) on the configured cluster.
+
+    On the local node the ACLs derived from the agreements are applied too (see ``acls``).
+    """
     from deploy.kafka_client import client_config_from_env  # noqa: PLC0415
+    from deploy.security.apply import ensure_local_acls  # noqa: PLC0415
     from deploy.topics import ensure_topics  # noqa: PLC0415
+    from services.correlator.settings import CorrelatorSettings  # noqa: PLC0415
     from services.settings import Settings  # noqa: PLC0415
 
-    created = asyncio.run(
-        ensure_topics(Settings().kafka_bootstrap_servers, client_config=client_config_from_env())
-    )
+    bootstrap = Settings().kafka_bootstrap_servers
+    created = asyncio.run(ensure_topics(bootstrap, client_config=client_config_from_env()))
     typer.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none needed'}")
+    applied = asyncio.run(ensure_local_acls(bootstrap, [CorrelatorSettings().correlator_id]))
+    if applied:
+        typer.echo(f"{applied} ACL(s) in force on the local node")
+
+
+@app.command("acls")
+def acls(
+    dry_run: Annotated[bool, typer.Option(help="Print the ACLs instead of applying them.")] = False,
+) -> None:
+    """Apply the ACLs derived from the data-sharing agreements to the configured cluster.
+
+    Connects with the ``KAFKA_*`` credentials (or the local node's admin), which must be allowed
+    to alter ACLs. Creating an existing ACL changes nothing, so this is safe to repeat.
+    """
+    from deploy.kafka_client import client_config_from_env  # noqa: PLC0415
+    from deploy.security.acls import acls_from_config  # noqa: PLC0415
+    from deploy.security.apply import ensure_acls  # noqa: PLC0415
+    from services.correlator.settings import CorrelatorSettings  # noqa: PLC0415
+    from services.settings import Settings  # noqa: PLC0415
+
+    wanted = acls_from_config(correlator_ids=[CorrelatorSettings().correlator_id])
+    if dry_run:
+        for acl in wanted:
+            typer.echo(
+                f"ALLOW {acl.kafka_principal} {acl.operation.name} {acl.resource.name} "
+                f"{acl.pattern.name} {acl.name}"
+            )
+        return
+    bootstrap = Settings().kafka_bootstrap_servers
+    count = asyncio.run(ensure_acls(bootstrap, wanted, client_config_from_env()))
+    typer.echo(f"{count} ACL(s) in force on {bootstrap}")
 
 
 @app.command("serve")

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from contracts.vocab import Audience, Purpose
 from deploy.kafka_client import client_config_from_env
+from deploy.security.acls import CHRONOLOGY
 from services.protection.keys import LocalKeyStore
 from services.settings import Settings
 from services.subscriber.client import DisclosedAlert, DisclosedEvent, Subscriber
@@ -63,7 +64,9 @@ async def _run(reader: Reader, *, limit: int | None, idle: float, events: bool) 
         settings.kafka_bootstrap_servers,
         reader,
         LocalKeyStore(settings.keys_dir),
-        client_config=client_config_from_env(),
+        # asbx's audited disclosure identity: partners' own logins may not read canonical
+        # events or write audit records, so opening on a reader's behalf runs as this one.
+        client_config=client_config_from_env(principal=CHRONOLOGY),
     ) as subscriber:
         async for item in subscriber.alerts(limit=limit, idle_seconds=idle):
             _print_alert(console, item)

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from deploy.kafka_client import client_config_from_env
+from deploy.security.acls import CORRELATOR
 from deploy.topics import ensure_topics
 from services.correlator.domain.policy import AreaPolicy, load_policy
 from services.correlator.domain.state import PersonState, PlaceState
@@ -86,7 +87,7 @@ def build_correlator(
     settings = settings or CorrelatorSettings()
     policy = load_policy(settings.policy_file)
     topics = CorrelatorTopics(settings.correlator_id, settings.partitions)
-    client_config = client_config_from_env()
+    client_config = client_config_from_env(principal=CORRELATOR)
     actor = f"correlator:{policy.area_id}"
     keys = LocalKeyStore(keys_dir or Settings().keys_dir)
 

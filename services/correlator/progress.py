@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -20,13 +21,17 @@ __all__ = ["caught_up"]
 
 
 async def _stage_done(
-    bootstrap: str, group: str, topic: str, ends: dict[TopicPartition, int]
+    bootstrap: str,
+    group: str,
+    ends: dict[TopicPartition, int],
+    client_config: dict[str, Any],
 ) -> bool:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,
         isolation_level="read_committed",
+        **client_config,
     )
     await consumer.start()
     try:
@@ -59,7 +64,7 @@ async def caught_up(service: CorrelatorService, timeout: float = 120) -> None:
     for engine in service.engines:
         topic, group = engine.config.input_topic, engine.config.group_id
         ends = await end_offsets(service.bootstrap, topic, service.client_config)
-        while not await _stage_done(service.bootstrap, group, topic, ends):
+        while not await _stage_done(service.bootstrap, group, ends, service.client_config):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{engine.config.name} stage did not catch up with {topic}")
             await asyncio.sleep(0.25)

@@ -25,9 +25,12 @@ from contracts.alert_envelope import AlertEnvelope
 from contracts.audit import AuditAction, AuditRecord
 from contracts.topics import AUDIT, CANONICAL_EVENTS, inbound_topic, rejected_topic
 from deploy.kafka_client import client_config_from_env
+from deploy.security.acls import partner_principal
+from deploy.security.apply import ensure_local_acls
 from deploy.topics import ensure_topics
 from services.correlator.app import build_correlator
 from services.correlator.progress import caught_up
+from services.correlator.settings import CorrelatorSettings
 from services.demo.scenario import ScenarioMessage, bad_examples, scenario
 from services.kafka.reader import collect, end_offsets, read_all
 from services.normalise.app import NormaliserService, build_normaliser
@@ -66,18 +69,23 @@ class MessageFate:
 
 
 async def _publish(bootstrap: str, messages: list[ScenarioMessage], progress: Progress) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        max_request_size=32 * 1024 * 1024,
-        **client_config_from_env(),
-    )
-    await producer.start()
+    """Send each message as its partner would: connected as that partner's own principal."""
+    producers = {
+        partner: AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            max_request_size=32 * 1024 * 1024,
+            **client_config_from_env(principal=partner_principal(partner)),
+        )
+        for partner in {m.partner.value for m in messages}
+    }
+    for producer in producers.values():
+        await producer.start()
     try:
         task = progress.add_task("Replaying partner messages", total=len(messages))
         for message in messages:
-            await producer.send_and_wait(
+            await producers[message.partner.value].send_and_wait(
                 inbound_topic(message.partner.value),
                 message.value,
                 key=message.path.stem.encode(),
@@ -85,7 +93,8 @@ async def _publish(bootstrap: str, messages: list[ScenarioMessage], progress: Pr
             )
             progress.advance(task)
     finally:
-        await producer.stop()
+        for producer in producers.values():
+            await producer.stop()
 
 
 async def replay(
@@ -230,6 +239,7 @@ async def run_demo(*, keep_broker: bool = True) -> int:
         settings = Settings(KAFKA_BOOTSTRAP_SERVERS=bootstrap)
     bootstrap = settings.kafka_bootstrap_servers
     created = await ensure_topics(bootstrap, client_config=client_config_from_env())
+    await ensure_local_acls(bootstrap, [CorrelatorSettings().correlator_id])
     console.print(f"Topics ready ({len(created)} created now).")
 
     stop_correlator = asyncio.Event()
@@ -248,7 +258,9 @@ async def run_demo(*, keep_broker: bool = True) -> int:
         await _sample_event(bootstrap, fates, console)
         with console.status("Correlating across agencies..."):
             await caught_up(correlator)
-        _render_alerts(await read_all(bootstrap, correlator.alerts_topic), console)
+        _render_alerts(
+            await read_all(bootstrap, correlator.alerts_topic, client_config_from_env()), console
+        )
     finally:
         for service in services:
             await service.stop()

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from deploy.kafka_client import client_config_from_env
 from services.kafka.metadata import partitions_of
 
 __all__ = ["read_compacted"]
@@ -31,7 +32,7 @@ async def read_compacted(
         auto_offset_reset="earliest",
         # Entries of aborted transactions must not count: their message was never committed.
         isolation_level="read_committed",
-        **(client_config or {}),
+        **(client_config if client_config is not None else client_config_from_env()),
     )
     await consumer.start()
     try:

@@ -43,14 +43,26 @@ def faststream_security(config: dict[str, Any]) -> BaseSecurity | None:
     return BaseSecurity(ssl_context=ssl_context, use_ssl=True)
 
 
-def build_broker(bootstrap: str, client_id: str, **overrides: Any) -> KafkaBroker:
-    """A FastStream Kafka broker with safe producer settings."""
+def build_broker(
+    bootstrap: str,
+    client_id: str,
+    principal: str | None = None,
+    client_config: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> KafkaBroker:
+    """A FastStream Kafka broker with safe producer settings, connecting as ``principal``.
+
+    ``client_config`` replaces the environment's settings (e.g. to document a fixed security
+    scheme); by default they come from :func:`client_config_from_env` for ``principal``.
+    """
+    if client_config is None:
+        client_config = client_config_from_env(principal=principal)
     settings: dict[str, Any] = {
         "acks": "all",
         "enable_idempotence": True,
         "max_request_size": MAX_RECORD_BYTES + 1024 * 1024,
         "client_id": client_id,
-        "security": faststream_security(client_config_from_env()),
+        "security": faststream_security(client_config),
         # FastStream's access log goes through the process's structlog set-up, at its level.
         "logger": logging.getLogger("asbx.faststream"),
     }

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from deploy.kafka_client import client_config_from_env
 from services.kafka.metadata import partitions_of
 
 __all__ = ["collect", "end_offsets", "read_all"]
@@ -31,7 +32,7 @@ def _consumer(
         isolation_level=isolation_level,
         max_partition_fetch_bytes=_FETCH_BYTES,
         fetch_max_bytes=_FETCH_BYTES,
-        **(client_config or {}),
+        **(client_config if client_config is not None else client_config_from_env()),
     )
 
 

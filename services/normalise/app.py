@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from aiokafka import TopicPartition
@@ -26,6 +27,7 @@ from contracts.envelope import CanonicalEvent
 from contracts.rejection import RejectedMessage
 from contracts.topics import AUDIT, CANONICAL_EVENTS, inbound_topic, rejected_topic, seen_topic
 from deploy.kafka_client import client_config_from_env
+from deploy.security.acls import normaliser_principal
 from services.kafka.connection import MAX_RECORD_BYTES, build_broker
 from services.kafka.headers import lenient_parser, raw_decoder
 from services.kafka.seen_store import KafkaSeenStore
@@ -70,11 +72,12 @@ class NormaliserService:
     seen: KafkaSeenStore
     settings: Settings
     transactions: PartitionTransactions
+    client_config: dict[str, Any]
     name: str = "normaliser"
 
     async def restore(self) -> int:
         """Wait for Kafka, then load the seen-message table, before any input is consumed."""
-        bootstrap, config = self.settings.kafka_bootstrap_servers, client_config_from_env()
+        bootstrap, config = self.settings.kafka_bootstrap_servers, self.client_config
         await wait_for_kafka(bootstrap, config, service=self.name)
         return await self.seen.restore(bootstrap, config)
 
@@ -100,14 +103,24 @@ def normaliser_group(partner: str) -> str:
 
 
 def build_normaliser(
-    adapter: PartnerAdapter, settings: Settings | None = None
+    adapter: PartnerAdapter,
+    settings: Settings | None = None,
+    client_config: dict[str, Any] | None = None,
 ) -> NormaliserService:
-    """A runnable normaliser service for one partner."""
+    """A runnable normaliser service for one partner, connecting as its own principal.
+
+    ``client_config`` replaces the connection settings from the environment (the AsyncAPI
+    document is rendered with a fixed one, so it does not depend on the machine).
+    """
     settings = settings or Settings()
     partner = adapter.partner.value
     actor = f"normaliser:{partner}"
     group_id = normaliser_group(partner)
-    broker = build_broker(settings.kafka_bootstrap_servers, client_id=group_id)
+    if client_config is None:
+        client_config = client_config_from_env(principal=normaliser_principal(partner))
+    broker = build_broker(
+        settings.kafka_bootstrap_servers, client_id=group_id, client_config=client_config
+    )
 
     broker.publisher(
         CANONICAL_EVENTS.name,
@@ -128,7 +141,7 @@ def build_normaliser(
     transactions = PartitionTransactions(
         settings.kafka_bootstrap_servers,
         group_id,
-        client_config_from_env(),
+        client_config,
         max_request_size=MAX_RECORD_BYTES + 1024 * 1024,
     )
     normaliser = Normaliser(
@@ -202,6 +215,7 @@ def build_normaliser(
         seen=seen,
         settings=settings,
         transactions=transactions,
+        client_config=client_config,
         name=actor,
     )
 

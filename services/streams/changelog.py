@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from deploy.kafka_client import client_config_from_env
 from services.streams.store import PartitionStore
 
 __all__ = ["restore_partition"]
@@ -34,7 +35,7 @@ async def restore_partition(
         enable_auto_commit=False,
         isolation_level="read_committed",
         max_partition_fetch_bytes=16 * 1024 * 1024,
-        **(client_config or {}),
+        **(client_config if client_config is not None else client_config_from_env()),
     )
     await consumer.start()
     try:

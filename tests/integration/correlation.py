@@ -14,6 +14,7 @@ from services.correlator.app import CorrelatorService
 from services.correlator.progress import caught_up
 from services.kafka.headers import cloudevent_headers
 from services.kafka.reader import read_all
+from tests.kafka_fixture import broker_client_config
 
 __all__ = ["alerts", "publish_canonical", "wait_caught_up"]
 
@@ -22,7 +23,9 @@ async def publish_canonical(
     bootstrap: str, events: Iterable[CanonicalEvent], topic: str = CANONICAL_EVENTS.name
 ) -> int:
     """Publish events as a normaliser would: keyed by subject, CloudEvents headers."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **broker_client_config()
+    )
     await producer.start()
     count = 0
     try:

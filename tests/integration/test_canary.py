@@ -19,6 +19,7 @@ from contracts.vocab import Partner
 from services.demo.scenario import ScenarioMessage
 from services.kafka.reader import read_all
 from tests.integration.exchange import Exchange, example
+from tests.kafka_fixture import broker_client_config
 
 pytestmark = pytest.mark.kafka
 
@@ -86,7 +87,7 @@ async def test_no_personal_data_on_any_shared_topic(exchange: Exchange) -> None:
     verdicts = [f.verdict.action if f.verdict else None for f in fates]
     assert verdicts == [AuditAction.INBOUND_ACCEPTED] * 3 + [AuditAction.INBOUND_REJECTED]
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=exchange.bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=exchange.bootstrap, **broker_client_config())
     await admin.start()
     try:
         topics = sorted(t for t in await admin.list_topics() if not t.startswith("__"))

@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from services.kafka.reader import collect
 from services.streams.engine import EngineConfig, Output, TransactionalEngine
 from services.streams.store import PartitionStore
-from tests.kafka_fixture import Broker
+from tests.kafka_fixture import Broker, broker_client_config
 
 pytestmark = pytest.mark.kafka
 
@@ -42,7 +42,7 @@ class RunningCount:
 
 
 async def _topics(bootstrap: str, *names: str, compact: tuple[str, ...] = ()) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **broker_client_config())
     await admin.start()
     try:
         await admin.create_topics(
@@ -58,7 +58,9 @@ async def _topics(bootstrap: str, *names: str, compact: tuple[str, ...] = ()) ->
 
 
 async def _send(bootstrap: str, topic: str, items: list[tuple[str, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **broker_client_config()
+    )
     await producer.start()
     try:
         for key, value in items:
@@ -80,6 +82,7 @@ async def test_state_survives_restart_and_output_is_exactly_once(kafka_broker: B
         group_id=f"test-engine-{run}",
         dead_letter_topic=names["dlq"],
         max_records=7,
+        client_config=broker_client_config(),
     )
     keys = [f"k{i % 5}" for i in range(60)]
     await _send(

@@ -1,0 +1,1 @@
+"""Security at the broker: who connects as which principal, and what each principal may do."""

@@ -1,0 +1,291 @@
+"""Every denial the broker's ACLs promise, proved against the real (local, authenticated) node.
+
+Each case connects as the principal in question with its generated SCRAM credentials and tries
+the operation for real: a produce, a fetch, a topic creation, a group join, a transactional
+producer. The allowed paths are checked too, so a denial cannot pass just because nothing works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaConnectionError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
+
+from contracts.topics import ALERTS, AUDIT, CANONICAL_EVENTS, PARTNERS, inbound_topic
+from contracts.topics import rejected_topic as rejected
+from deploy.security.acls import AUDIT_ARCHIVER, CHRONOLOGY, CORRELATOR, normaliser_principal
+from deploy.security.apply import local_node_in_use
+from tests.kafka_fixture import Broker, broker_client_config, client_config_as
+
+pytestmark = pytest.mark.kafka
+
+_AUTHORIZATION_FAILED = 29
+OTHERS = [(p, o) for p in PARTNERS for o in PARTNERS if o != p]
+
+
+@pytest.fixture
+def bootstrap(kafka_broker: Broker) -> str:
+    """The session broker, if it is the local node whose credentials and ACLs asbx manages."""
+    if not local_node_in_use():
+        pytest.skip("broker security is asserted on the local authenticated node only")
+    return kafka_broker.bootstrap
+
+
+async def can_write(bootstrap: str, principal: str, topic: str) -> bool:
+    """Produce one record as ``principal``; False if the broker refuses the topic."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", **client_config_as(principal)
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"broker-security-probe", key=b"security-probe")
+    except TopicAuthorizationFailedError:
+        return False
+    finally:
+        await producer.stop()
+    return True
+
+
+async def can_read(bootstrap: str, principal: str, topic: str) -> bool:
+    """Fetch from partition 0 as ``principal``; False if the broker refuses the topic.
+
+    A topic the principal may not even describe comes back unauthorised in metadata (so no fetch
+    is sent); one it may describe but not read fails the fetch itself.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **client_config_as(principal)
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek(tp, 0)
+        for _ in range(6):
+            await consumer.getmany(tp, timeout_ms=300)
+            if topic in consumer._client.cluster.unauthorized_topics:  # no public API
+                return False
+    except TopicAuthorizationFailedError:
+        return False
+    finally:
+        await consumer.stop()
+    return True
+
+
+async def create_topic(bootstrap: str, principal: str, name: str) -> int:
+    """Ask to create ``name`` as ``principal``; the broker's error code (0 = created)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_config_as(principal))
+    await admin.start()
+    try:
+        response = await admin.create_topics([NewTopic(name, 1, 1)])
+    finally:
+        await admin.close()
+    code = int(response.topic_errors[0][1])
+    if code == 0:  # tidy up as admin: no service may delete topics
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **broker_client_config())
+        await admin.start()
+        try:
+            await admin.delete_topics([name])
+        finally:
+            await admin.close()
+    return code
+
+
+@pytest.mark.parametrize("partner", PARTNERS)
+async def test_partner_writes_its_own_inbound_topic(bootstrap: str, partner: str) -> None:
+    """A partner may publish to its own inbound topic."""
+    assert await can_write(bootstrap, partner, inbound_topic(partner))
+
+
+@pytest.mark.parametrize(("partner", "other"), OTHERS)
+async def test_partner_cannot_write_another_partners_inbound_topic(
+    bootstrap: str, partner: str, other: str
+) -> None:
+    """A partner cannot publish into another partner's inbound topic."""
+    assert not await can_write(bootstrap, partner, inbound_topic(other))
+
+
+@pytest.mark.parametrize("partner", PARTNERS)
+@pytest.mark.parametrize("topic", [CANONICAL_EVENTS.name, ALERTS.name, AUDIT.name, "rejected"])
+async def test_partner_cannot_forge_shared_records(
+    bootstrap: str, partner: str, topic: str
+) -> None:
+    """A partner cannot write canonical events, alerts, audit records or its own rejections."""
+    topic = rejected(partner) if topic == "rejected" else topic
+    assert not await can_write(bootstrap, partner, topic)
+
+
+@pytest.mark.parametrize("partner", PARTNERS)
+async def test_partner_reads_its_own_rejected_topic(bootstrap: str, partner: str) -> None:
+    """A partner may read why its own messages were refused."""
+    assert await can_read(bootstrap, partner, rejected(partner))
+
+
+@pytest.mark.parametrize(("partner", "other"), OTHERS)
+async def test_partner_cannot_read_another_partners_topics(
+    bootstrap: str, partner: str, other: str
+) -> None:
+    """Another partner's inbound (plaintext) and rejected topics are closed to a partner."""
+    assert not await can_read(bootstrap, partner, inbound_topic(other))
+    assert not await can_read(bootstrap, partner, rejected(other))
+
+
+@pytest.mark.parametrize("partner", PARTNERS)
+async def test_partner_cannot_read_canonical_or_audit(bootstrap: str, partner: str) -> None:
+    """Canonical events and the audit trail are for services and IG, not partners."""
+    assert not await can_read(bootstrap, partner, CANONICAL_EVENTS.name)
+    assert not await can_read(bootstrap, partner, AUDIT.name)
+
+
+@pytest.mark.parametrize(("partner", "allowed"), [("police", True), ("housing", False)])
+async def test_alerts_are_read_only_where_the_agreement_allows(
+    bootstrap: str, partner: str, allowed: bool
+) -> None:
+    """Police read trigger alerts; housing (not an alert audience) cannot."""
+    assert await can_read(bootstrap, partner, ALERTS.name) is allowed
+    if partner == "housing":
+        assert not await can_read(bootstrap, "health", ALERTS.name)
+
+
+@pytest.mark.parametrize("partner", PARTNERS)
+async def test_partner_cannot_create_topics(bootstrap: str, partner: str) -> None:
+    """Topic creation is refused to partners (auto-creation is off, and no ACL grants it)."""
+    name = f"asbx.inbound.{partner}.v2-{uuid.uuid4().hex[:6]}"
+    assert await create_topic(bootstrap, partner, name) == _AUTHORIZATION_FAILED
+
+
+async def test_partner_follows_its_rejected_topic_in_its_own_group(bootstrap: str) -> None:
+    """A partner may use consumer groups named after itself (``housing.*``)."""
+    consumer = AIOKafkaConsumer(
+        rejected("housing"),
+        bootstrap_servers=bootstrap,
+        group_id=f"housing.rejections-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        **client_config_as("housing"),
+    )
+    try:
+        await asyncio.wait_for(consumer.start(), timeout=30)
+        await consumer.getmany(timeout_ms=500)
+    finally:
+        await consumer.stop()
+
+
+async def test_partner_cannot_join_a_service_consumer_group(bootstrap: str) -> None:
+    """A partner cannot join (and so disturb) a normaliser's consumer group."""
+    consumer = AIOKafkaConsumer(
+        rejected("housing"),
+        bootstrap_servers=bootstrap,
+        group_id="asbx-housing-normaliser",
+        **client_config_as("housing"),
+    )
+    try:
+        with pytest.raises(GroupAuthorizationFailedError):
+            await asyncio.wait_for(consumer.start(), timeout=30)
+    finally:
+        await consumer.stop()
+
+
+async def test_partner_cannot_use_the_correlators_transactional_ids(bootstrap: str) -> None:
+    """Fencing the correlator's transactions with its transactional id is refused."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        transactional_id="asbx-correlator.routes.asbx.canonical.events.v1.0",
+        **client_config_as("police"),
+    )
+    with pytest.raises(TransactionalIdAuthorizationFailed):
+        await producer.start()
+    await producer.stop()
+
+
+@pytest.mark.parametrize(
+    ("principal", "topic"),
+    [
+        (normaliser_principal("housing"), inbound_topic("housing")),
+        (CORRELATOR, CANONICAL_EVENTS.name),
+        (AUDIT_ARCHIVER, AUDIT.name),
+        (CHRONOLOGY, CANONICAL_EVENTS.name),
+    ],
+)
+async def test_service_reads_its_own_inputs(bootstrap: str, principal: str, topic: str) -> None:
+    """Each service may read what it consumes (the allowed side of the denials below)."""
+    assert await can_read(bootstrap, principal, topic)
+
+
+@pytest.mark.parametrize(
+    ("principal", "topic"),
+    [
+        (normaliser_principal("housing"), inbound_topic("police")),
+        (normaliser_principal("housing"), CANONICAL_EVENTS.name),
+        (CORRELATOR, inbound_topic("health")),
+        (CORRELATOR, AUDIT.name),
+        (AUDIT_ARCHIVER, CANONICAL_EVENTS.name),
+        (CHRONOLOGY, inbound_topic("housing")),
+    ],
+)
+async def test_service_cannot_read_what_it_does_not_use(
+    bootstrap: str, principal: str, topic: str
+) -> None:
+    """Each service reads only its own inputs: no plaintext inbound, no others' outputs."""
+    assert not await can_read(bootstrap, principal, topic)
+
+
+@pytest.mark.parametrize(
+    ("principal", "topic"),
+    [
+        (normaliser_principal("health"), ALERTS.name),
+        (normaliser_principal("health"), rejected("police")),
+        (CORRELATOR, CANONICAL_EVENTS.name),
+        (AUDIT_ARCHIVER, AUDIT.name),
+        (CHRONOLOGY, ALERTS.name),
+    ],
+)
+async def test_service_cannot_write_what_it_does_not_produce(
+    bootstrap: str, principal: str, topic: str
+) -> None:
+    """A service writes only its own outputs: the archiver cannot even append to the audit."""
+    assert not await can_write(bootstrap, principal, topic)
+
+
+async def test_correlator_creates_only_its_internal_topics(bootstrap: str) -> None:
+    """The correlator may create topics under its deployment prefix and nowhere else."""
+    own = f"asbx.internal.asbx-correlator.probe-{uuid.uuid4().hex[:6]}.v1"
+    assert await create_topic(bootstrap, CORRELATOR, own) == 0
+    shared = f"asbx.canonical.probe-{uuid.uuid4().hex[:6]}.v1"
+    assert await create_topic(bootstrap, CORRELATOR, shared) == _AUTHORIZATION_FAILED
+
+
+async def _connect(bootstrap: str, config: dict[str, Any]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=5000, **config)
+    try:
+        await producer.start()
+    finally:
+        await producer.stop()
+
+
+async def test_wrong_password_is_refused(bootstrap: str) -> None:
+    """A partner principal with a wrong password cannot connect at all."""
+    config = client_config_as("housing") | {"sasl_plain_password": "not-the-password"}
+    with pytest.raises(KafkaConnectionError):
+        await _connect(bootstrap, config)
+
+
+async def test_unknown_principal_is_refused(bootstrap: str) -> None:
+    """A user name with no SCRAM credentials on the broker cannot connect."""
+    config = client_config_as("housing") | {"sasl_plain_username": "mallory"}
+    with pytest.raises(KafkaConnectionError):
+        await _connect(bootstrap, config)
+
+
+async def test_unauthenticated_client_is_refused(bootstrap: str) -> None:
+    """A PLAINTEXT client without SASL gets no metadata, let alone data."""
+    with pytest.raises(KafkaConnectionError):
+        await _connect(bootstrap, {})
