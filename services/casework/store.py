@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from contracts.audit import AuditRecord
 from contracts.casework import CaseworkEvent
 from contracts.topics import AUDIT, CASEWORK
+from deploy.kafka_client import client_config_from_env
 from services.casework.records import casework_audit_record
 from services.kafka.reader import read_all
 
@@ -54,7 +55,7 @@ class CaseworkStore:
         audit_topic: str = AUDIT.name,
     ) -> None:
         self._bootstrap = bootstrap
-        self._config = client_config or {}
+        self._config = client_config if client_config is not None else client_config_from_env()
         self.topic = topic
         self.audit_topic = audit_topic
 

@@ -25,6 +25,7 @@ from contracts.alert_envelope import AlertEnvelope
 from contracts.audit import AuditRecord
 from contracts.envelope import CanonicalEvent
 from contracts.topics import ALERTS, AUDIT, CANONICAL_EVENTS
+from deploy.kafka_client import client_config_from_env
 from services.kafka.reader import read_all
 from services.protection.keys import KeyStore
 from services.subscriber.disclosure import Reader, disclosure_record
@@ -79,7 +80,7 @@ class Subscriber:
         self._bootstrap = bootstrap
         self._reader = reader
         self._keys = keys
-        self._config = client_config or {}
+        self._config = client_config if client_config is not None else client_config_from_env()
         self._group = group_id or f"asbx-subscriber-{reader.organisation}-{reader.audience.value}"
         self._alerts_topic = alerts_topic
         self._clock = clock
