@@ -8,15 +8,18 @@ record. What is opened is decided by the viewer's audience keys, never by this c
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from contracts.casework import CaseworkEvent
 from contracts.envelope import CanonicalEvent
 from contracts.topics import CANONICAL_EVENTS
 from contracts.vocab import Audience
+from deploy.kafka_client import client_config_from_env
 from services.casework.bundle import Application, BundleRequest, render_bundle
 from services.casework.case import CaseFile, build_case
 from services.casework.provenance import (
@@ -52,13 +55,24 @@ class CaseworkService:
     policy: AreaPolicy
     audit_log: Path
     store: CaseworkStore
-    client_config: dict[str, Any] = field(default_factory=dict)
+    #: aiokafka settings; None means the environment's (the local node's credentials).
+    client_config: dict[str, Any] | None = None
     canonical_topic: str = CANONICAL_EVENTS.name
+
+    def __post_init__(self) -> None:
+        if self.client_config is None:
+            self.client_config = client_config_from_env()
 
     async def canonical_events(self) -> list[CanonicalEvent]:
         """Every committed canonical event (tokens and sealed fields only)."""
         records = await read_all(self.bootstrap, self.canonical_topic, self.client_config)
-        return [CanonicalEvent.model_validate_json(r.value or b"") for r in records]
+        events = []
+        for record in records:
+            try:
+                events.append(CanonicalEvent.model_validate_json(record.value or b""))
+            except ValidationError:
+                continue  # not a canonical event (written by hand?): nothing of a case in it
+        return events
 
     async def open_case(
         self, subject: str, viewer: Viewer, alert_ids: tuple[str, ...] = ()

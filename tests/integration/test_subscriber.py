@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import nhs_number
 import pytest
 from pydantic import ValidationError
 
@@ -23,7 +24,7 @@ from contracts.vocab import AlertRule, Audience, Partner, Purpose, TokenKind
 from services.correlator.app import CorrelatorService
 from services.demo.scenario import ScenarioMessage, scenario
 from services.kafka.reader import read_all
-from services.protection.erasure import subjects_to_erase
+from services.protection.erasure import people_in, subjects_to_erase
 from services.protection.keys import LocalKeyStore
 from services.protection.tokens import Tokeniser
 from services.subscriber.client import DisclosedEvent, Subscriber
@@ -37,15 +38,9 @@ pytestmark = pytest.mark.kafka
 PHONE = "07700 900461"
 
 
-def _nhs_number(rng: random.Random) -> str:
-    """A random NHS number with a valid modulus-11 check digit."""
-    while True:
-        digits = [rng.randrange(10) for _ in range(9)]
-        check = 11 - sum(d * (10 - i) for i, d in enumerate(digits)) % 11
-        if check == 11:
-            check = 0
-        if check != 10:
-            return "".join(map(str, digits)) + str(check)
+def _nhs_number() -> str:
+    """A valid NHS number from the synthetic range reserved for test data."""
+    return str(nhs_number.generate(for_region=nhs_number.REGION_SYNTHETIC)[0])
 
 
 @dataclass(frozen=True)
@@ -76,7 +71,7 @@ def victim() -> Victim:
         family=f"Marsh{letters}",
         police_id=f"PP-{rng.randrange(10**6, 10**7)}",
         housing_ref=f"HP-{rng.randrange(10**7, 10**8)}",
-        nhs_number=_nhs_number(rng),
+        nhs_number=_nhs_number(),
     )
 
 
@@ -100,6 +95,16 @@ async def _audit_records(bootstrap: str, actor: str) -> list[AuditRecord]:
         if audit.actor == actor:
             found.append(audit)
     return found
+
+
+async def _canonical(bootstrap: str) -> list[CanonicalEvent]:
+    events = []
+    for record in await read_all(bootstrap, CANONICAL_EVENTS.name):
+        try:
+            events.append(CanonicalEvent.model_validate_json(record.value or b""))
+        except ValidationError:
+            continue
+    return events
 
 
 def _values(events: list[DisclosedEvent], kind: type, path_end: str) -> list[object]:
@@ -146,6 +151,13 @@ async def test_police_and_housing_subscribers_open_only_what_their_agreements_al
         threshold = next(a for a in mine if a.alert.data.rule is AlertRule.THRESHOLD_MET)
         assert threshold.opened.values["details"]["contributing_event_ids"]
         event_ids = {e for a in mine for e in a.event_ids}
+        # Her vulnerability flags too (the health partner's events about her).
+        event_ids |= {
+            e.id
+            for e in await _canonical(correlator.bootstrap)
+            if isinstance(e.data, VulnerabilityFlagRaised)
+            and any(her in {k.token for k in p.keys} for p in people_in(e.data))
+        }
         seen = await police.events(event_ids, for_alert=threshold.alert.id)
 
     assert PHONE in str(_values(seen, AsbIncidentReported, ".contact")), "victim contact"
@@ -173,7 +185,7 @@ async def test_police_and_housing_subscribers_open_only_what_their_agreements_al
     ), "housing still reads its own data"
 
     disclosures = await _audit_records(correlator.bootstrap, police_reader.actor)
-    opened = [a for a in mine if a.opened.disclosed] + [e for e in seen if e.opened.disclosed]
+    opened = [a for a in alerts if a.opened.disclosed] + [e for e in seen if e.opened.disclosed]
     assert len(disclosures) == len(opened)
     for record in disclosures:
         assert record.action is AuditAction.DISCLOSURE
@@ -184,13 +196,7 @@ async def test_police_and_housing_subscribers_open_only_what_their_agreements_al
         assert record.message_sha256
 
     # Erasure: every subject token of hers, found from the alert's token alone.
-    canonical = []
-    for record in await read_all(correlator.bootstrap, CANONICAL_EVENTS.name):
-        try:
-            canonical.append(CanonicalEvent.model_validate_json(record.value or b""))
-        except ValidationError:
-            continue
-    erase = subjects_to_erase(canonical, her)
+    erase = subjects_to_erase(await _canonical(correlator.bootstrap), her)
     assert len(erase) >= 3, "her police, housing and NHS subject tokens"
     for subject in erase:
         keys.retention.shred_subject(subject)
