@@ -151,12 +151,12 @@ async def test_police_and_housing_subscribers_open_only_what_their_agreements_al
         threshold = next(a for a in mine if a.alert.data.rule is AlertRule.THRESHOLD_MET)
         assert threshold.opened.values["details"]["contributing_event_ids"]
         event_ids = {e for a in mine for e in a.event_ids}
-        # Her vulnerability flags too (the health partner's events about her).
+        # Every partner's other events about her too (her flags, housing's reports): which
+        # agencies an alert lists depends on what had arrived when it was raised.
         event_ids |= {
             e.id
             for e in await _canonical(correlator.bootstrap)
-            if isinstance(e.data, VulnerabilityFlagRaised)
-            and any(her in {k.token for k in p.keys} for p in people_in(e.data))
+            if any(her in {k.token for k in p.keys} for p in people_in(e.data))
         }
         seen = await police.events(event_ids, for_alert=threshold.alert.id)
 
