@@ -16,6 +16,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from deploy.kafka_client import client_config_from_env
 from services.kafka.metadata import partitions_of
 from services.observability.metrics import CONSUMER_LAG, READY
 
@@ -36,9 +37,10 @@ class LagProbe:
     ) -> None:
         self.service = service
         self.groups = dict(groups)
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(client_config or {}))
+        config = client_config if client_config is not None else client_config_from_env()
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **config)
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, **(client_config or {})
+            bootstrap_servers=bootstrap, enable_auto_commit=False, **config
         )
         self._started = False
 

@@ -12,6 +12,8 @@ import pytest_asyncio
 
 from contracts.topics import KeyKind, TopicSpec
 from contracts.vocab import Partner
+from deploy.security.acls import DEFAULT_CORRELATOR_IDS
+from deploy.security.apply import ensure_local_acls
 from deploy.topics import ensure_topics
 from services.correlator.app import CorrelatorService, build_correlator
 from services.correlator.settings import CorrelatorSettings
@@ -21,7 +23,7 @@ from services.protection.keys import LocalKeyStore
 from services.settings import Settings
 from tests.integration.exchange import Exchange
 from tests.integration.faults import ThrowawayBroker, prepare_keys
-from tests.kafka_fixture import Broker
+from tests.kafka_fixture import TEST_CORRELATOR_PREFIX, TEST_GRANTS, Broker
 
 
 @pytest.fixture(scope="session")
@@ -93,18 +95,34 @@ async def stop_correlator(service: CorrelatorService) -> None:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def fault_broker(
+async def fault_node(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[ThrowawayBroker]:
-    """A broker of its own for the fault tests, which kill it and the services on it."""
+    """A broker of its own for the fault tests, which kill it and the services on it.
+
+    It has SCRAM logins and ACLs like every local node, with credentials of its own: while it is
+    being set up (and during each fault test, see ``fault_broker``) the environment points
+    clients at its credentials instead of the session broker's.
+    """
     broker = ThrowawayBroker(tmp_path_factory.mktemp("fault-kafka"))
     await asyncio.to_thread(broker.start)
-    await ensure_topics(broker.bootstrap)
-    await broker.warm_up()
+    with broker.credentials_in_env():
+        await ensure_topics(broker.bootstrap)
+        await ensure_local_acls(
+            broker.bootstrap, [*DEFAULT_CORRELATOR_IDS, TEST_CORRELATOR_PREFIX], TEST_GRANTS
+        )
+        await broker.warm_up()
     try:
         yield broker
     finally:
         await asyncio.to_thread(broker.stop)
+
+
+@pytest.fixture
+def fault_broker(fault_node: ThrowawayBroker, monkeypatch: pytest.MonkeyPatch) -> ThrowawayBroker:
+    """The fault tests' broker, with this test's clients and services logging in to it."""
+    monkeypatch.setenv("ASBX_KAFKA_CREDENTIALS", str(fault_node.kafka.credentials_file))
+    return fault_node
 
 
 @pytest.fixture(scope="session")

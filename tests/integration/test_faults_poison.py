@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from contracts.rejection import RejectedMessage
 from contracts.topics import KeyKind, TopicSpec, rejected_topic
 from contracts.vocab import Partner, RejectReason
+from deploy.kafka_client import client_config_from_env
 from deploy.topics import ensure_topics
 from services.kafka.reader import collect, read_all
 from services.normalise.app import build_normaliser
@@ -125,7 +126,9 @@ class CountWithBug:
 
 
 async def _send(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **client_config_from_env()
+    )
     await producer.start()
     try:
         for value in values:
@@ -158,6 +161,7 @@ async def test_stream_stage_dead_letters_a_failing_record_without_its_state_chan
         changelog_topic=names["changelog"],
         group_id=f"test-poison-{run}",
         dead_letter_topic=names["dlq"],
+        client_config=client_config_from_env(),  # this node's admin
     )
     values = [b"x"] * 5 + [b"poison"] + [b"x"] * 5
     await _send(fault_broker.bootstrap, names["in"], values)
