@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contracts.alert_envelope import AlertEnvelope
 from contracts.audit import AuditRecord
@@ -162,22 +162,44 @@ class Subscriber:
                 errors=exc.error_count(),
             )
             return None
-        opened = open_fields(alert.data, alert.id, self._reader.audience, self._keys)
+        opened = await self._open(
+            alert.data,
+            (alert.id, alert.type, alert.subject),
+            value or b"",
+            f"alert {alert.data.rule.value}",
+            (alert.id,),
+        )
+        return DisclosedAlert(alert, opened, tp.partition, offset)
+
+    async def _open(
+        self,
+        data: BaseModel,
+        about: tuple[str, str, str],
+        raw: bytes,
+        what: str,
+        alert_ids: tuple[str, ...],
+    ) -> OpenedFields:
+        """Open ``data`` for the reader; a disclosure is audited before it is returned.
+
+        ``about`` is the record's id (the sealing id), CloudEvents type and subject.
+        """
+        record_id, record_type, subject = about
+        opened = open_fields(data, record_id, self._reader.audience, self._keys)
         if opened.disclosed:
             await self._audit(
                 disclosure_record(
                     self._reader,
                     opened,
                     at=self._clock(),
-                    event_id=alert.id,
-                    event_type=alert.type,
-                    subject=alert.subject,
-                    message_sha256=hashlib.sha256(value or b"").hexdigest(),
-                    what=f"alert {alert.data.rule.value}",
-                    alert_ids=(alert.id,),
+                    event_id=record_id,
+                    event_type=record_type,
+                    subject=subject,
+                    message_sha256=hashlib.sha256(raw).hexdigest(),
+                    what=what,
+                    alert_ids=alert_ids,
                 )
             )
-        return DisclosedAlert(alert, opened, tp.partition, offset)
+        return opened
 
     async def events(
         self, event_ids: Iterable[str], *, for_alert: str | None = None
@@ -198,21 +220,13 @@ class Subscriber:
                 found[event.id] = (event, record.value or b"")
         disclosed = []
         for event, raw in sorted(found.values(), key=lambda f: (f[0].occurred_at, f[0].id)):
-            opened = open_fields(event.data, event.id, self._reader.audience, self._keys)
-            if opened.disclosed:
-                await self._audit(
-                    disclosure_record(
-                        self._reader,
-                        opened,
-                        at=self._clock(),
-                        event_id=event.id,
-                        event_type=event.type,
-                        subject=event.subject,
-                        message_sha256=hashlib.sha256(raw).hexdigest(),
-                        what=f"{event.partner.value} {event.data.kind}",
-                        alert_ids=(for_alert,) if for_alert else (),
-                    )
-                )
+            opened = await self._open(
+                event.data,
+                (event.id, event.type, event.subject),
+                raw,
+                f"{event.partner.value} {event.data.kind}",
+                (for_alert,) if for_alert else (),
+            )
             disclosed.append(DisclosedEvent(event, opened))
         missing = wanted - found.keys()
         if missing:

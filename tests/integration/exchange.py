@@ -16,15 +16,16 @@ from pathlib import Path
 from pydantic import ValidationError
 from rich.console import Console
 
+from contracts.audit import AuditRecord
 from contracts.envelope import CanonicalEvent
 from contracts.rejection import RejectedMessage
-from contracts.topics import CANONICAL_EVENTS, rejected_topic
+from contracts.topics import AUDIT, CANONICAL_EVENTS, rejected_topic
 from contracts.vocab import Partner
 from services.demo.runner import MessageFate, replay
 from services.demo.scenario import PARTNERS_DIR, ScenarioMessage, _message
 from services.kafka.reader import collect, read_all
 
-__all__ = ["Exchange", "example", "with_message_id"]
+__all__ = ["Exchange", "audit_records_by", "canonical_events", "example", "with_message_id"]
 
 
 def with_message_id(message: ScenarioMessage, new_id: str) -> ScenarioMessage:
@@ -46,6 +47,30 @@ def with_message_id(message: ScenarioMessage, new_id: str) -> ScenarioMessage:
     return ScenarioMessage(
         message.partner, message.path, message.content_type, json.dumps(doc).encode()
     )
+
+
+async def audit_records_by(bootstrap: str, actor: str) -> list[AuditRecord]:
+    """Every audit record ``actor`` wrote (records of other shapes on the topic are skipped)."""
+    found = []
+    for record in await read_all(bootstrap, AUDIT.name):
+        try:
+            audit = AuditRecord.model_validate_json(record.value or b"")
+        except ValidationError:
+            continue
+        if audit.actor == actor:
+            found.append(audit)
+    return found
+
+
+async def canonical_events(bootstrap: str) -> list[CanonicalEvent]:
+    """Every canonical event on the topic (records of other shapes are skipped)."""
+    events = []
+    for record in await read_all(bootstrap, CANONICAL_EVENTS.name):
+        try:
+            events.append(CanonicalEvent.model_validate_json(record.value or b""))
+        except ValidationError:
+            continue
+    return events
 
 
 def example(partner: Partner, name: str, fresh: bool = True) -> ScenarioMessage:

@@ -7,32 +7,18 @@ import uuid
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from contracts.audit import AuditAction, AuditRecord
-from contracts.topics import AUDIT
+from contracts.audit import AuditAction
 from contracts.vocab import Audience
 from services.cli.main import app
-from services.kafka.reader import read_all
 from services.protection.keys import LocalKeyStore
 from services.protection.retention import RetentionScope
 from services.protection.sealing import FieldSealer, Opener, ShreddedError
+from tests.integration.exchange import audit_records_by
 from tests.kafka_fixture import Broker
 
 pytestmark = pytest.mark.kafka
-
-
-async def _key_changes(bootstrap: str, actor: str) -> list[AuditRecord]:
-    found = []
-    for record in await read_all(bootstrap, AUDIT.name):
-        try:
-            audit = AuditRecord.model_validate_json(record.value or b"")
-        except ValidationError:
-            continue
-        if audit.actor == actor:
-            found.append(audit)
-    return found
 
 
 async def test_rotation_and_shredding_are_audited_and_take_effect(
@@ -78,7 +64,7 @@ async def test_rotation_and_shredding_are_audited_and_take_effect(
         opener.open(old, "e1")
     assert opener.open(new, "e2") == "new"
 
-    records = await _key_changes(kafka_broker.bootstrap, actor)
+    records = await audit_records_by(kafka_broker.bootstrap, actor)
     assert [r.action for r in records] == [AuditAction.KEY_CHANGED] * 2
     assert records[0].key_ids == ("aud-police-v2",)
     assert records[0].justification == "annual rotation"

@@ -14,16 +14,12 @@ from datetime import UTC, datetime
 
 import nhs_number
 import pytest
-from pydantic import ValidationError
 
-from contracts.audit import AuditAction, AuditRecord
-from contracts.envelope import CanonicalEvent
+from contracts.audit import AuditAction
 from contracts.events import AsbIncidentReported, VulnerabilityFlagRaised
-from contracts.topics import AUDIT, CANONICAL_EVENTS
 from contracts.vocab import AlertRule, Audience, Partner, Purpose, TokenKind
 from services.correlator.app import CorrelatorService
 from services.demo.scenario import ScenarioMessage, scenario
-from services.kafka.reader import read_all
 from services.protection.erasure import people_in, subjects_to_erase
 from services.protection.keys import LocalKeyStore
 from services.protection.tokens import Tokeniser
@@ -31,7 +27,12 @@ from services.subscriber.client import DisclosedEvent, Subscriber
 from services.subscriber.disclosure import Reader
 from services.subscriber.opening import SHREDDED, WITHHELD
 from tests.integration.correlation import wait_caught_up
-from tests.integration.exchange import Exchange, with_message_id
+from tests.integration.exchange import (
+    Exchange,
+    audit_records_by,
+    canonical_events,
+    with_message_id,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -85,28 +86,6 @@ def _reader(audience: Audience, organisation: str) -> Reader:
     )
 
 
-async def _audit_records(bootstrap: str, actor: str) -> list[AuditRecord]:
-    found = []
-    for record in await read_all(bootstrap, AUDIT.name):
-        try:
-            audit = AuditRecord.model_validate_json(record.value or b"")
-        except ValidationError:
-            continue
-        if audit.actor == actor:
-            found.append(audit)
-    return found
-
-
-async def _canonical(bootstrap: str) -> list[CanonicalEvent]:
-    events = []
-    for record in await read_all(bootstrap, CANONICAL_EVENTS.name):
-        try:
-            events.append(CanonicalEvent.model_validate_json(record.value or b""))
-        except ValidationError:
-            continue
-    return events
-
-
 def _values(events: list[DisclosedEvent], kind: type, path_end: str) -> list[object]:
     return [
         value
@@ -155,7 +134,7 @@ async def test_police_and_housing_subscribers_open_only_what_their_agreements_al
         # agencies an alert lists depends on what had arrived when it was raised.
         event_ids |= {
             e.id
-            for e in await _canonical(correlator.bootstrap)
+            for e in await canonical_events(correlator.bootstrap)
             if any(her in {k.token for k in p.keys} for p in people_in(e.data))
         }
         seen = await police.events(event_ids, for_alert=threshold.alert.id)
@@ -184,7 +163,7 @@ async def test_police_and_housing_subscribers_open_only_what_their_agreements_al
         for v in e.opened.shown().values()
     ), "housing still reads its own data"
 
-    disclosures = await _audit_records(correlator.bootstrap, police_reader.actor)
+    disclosures = await audit_records_by(correlator.bootstrap, police_reader.actor)
     opened = [a for a in alerts if a.opened.disclosed] + [e for e in seen if e.opened.disclosed]
     assert len(disclosures) == len(opened)
     for record in disclosures:
@@ -196,7 +175,7 @@ async def test_police_and_housing_subscribers_open_only_what_their_agreements_al
         assert record.message_sha256
 
     # Erasure: every subject token of hers, found from the alert's token alone.
-    erase = subjects_to_erase(await _canonical(correlator.bootstrap), her)
+    erase = subjects_to_erase(await canonical_events(correlator.bootstrap), her)
     assert len(erase) >= 3, "her police, housing and NHS subject tokens"
     for subject in erase:
         keys.retention.shred_subject(subject)
