@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.topics import inbound_topic
+from deploy.kafka_client import client_config_from_env
 from deploy.local_kafka import LocalKafka, LocalKafkaConfig
 from tests.benchmarks.population import PartnerMessage
 
@@ -40,10 +41,16 @@ class BenchBroker:
         )
 
     def start(self) -> str:
-        """Stop any broker in ``home``, wipe its data, start afresh; returns the bootstrap."""
+        """Stop any broker in ``home``, wipe its data, start afresh; returns the bootstrap.
+
+        The node has SCRAM logins and ACLs like every local node: clients of this process and
+        the services it starts log in with its generated credentials (see ``prepare``).
+        """
         self._kafka.stop()
         shutil.rmtree(self.home / "data", ignore_errors=True)
-        return self._kafka.start()
+        bootstrap = self._kafka.start()
+        os.environ["ASBX_KAFKA_CREDENTIALS"] = str(self._kafka.credentials_file)
+        return bootstrap
 
     def stop(self) -> None:
         """Stop the broker (its data stays until the next start)."""
@@ -54,6 +61,7 @@ def producer(bootstrap: str) -> AIOKafkaProducer:
     """A producer with the services' delivery settings (acks=all, idempotent)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
+        **client_config_from_env(),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
@@ -105,8 +113,8 @@ async def publish(
 
 async def group_lag(bootstrap: str, groups: dict[str, str]) -> int:
     """Records not yet committed by each consumer group (group → topic), summed."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_config_from_env())
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **client_config_from_env())
     await admin.start()
     await consumer.start()
     try:
@@ -135,7 +143,7 @@ async def passthrough(bootstrap: str, messages: Sequence[PartnerMessage]) -> flo
     """
     run = uuid.uuid4().hex[:8]
     source, sink = f"bench.raw.in.{run}", f"bench.raw.out.{run}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_config_from_env())
     await admin.start()
     try:
         await admin.create_topics(
@@ -151,6 +159,7 @@ async def passthrough(bootstrap: str, messages: Sequence[PartnerMessage]) -> flo
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
+        **client_config_from_env(),
     )
     out = producer(bootstrap)
     await consumer.start()

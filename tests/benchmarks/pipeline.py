@@ -35,6 +35,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.topics import ALERTS, inbound_topic
 from contracts.vocab import Partner
+from deploy.kafka_client import client_config_from_env
+from deploy.security.apply import ensure_local_acls
 from deploy.topics import ensure_topics
 from services.correlator.app import build_correlator
 from services.correlator.progress import caught_up
@@ -143,6 +145,7 @@ class AlertWatch:
             bootstrap_servers=self._bootstrap,
             isolation_level="read_committed",
             enable_auto_commit=False,
+            **client_config_from_env(),
         )
         await consumer.start()
         try:
@@ -188,6 +191,7 @@ async def one_run(args: argparse.Namespace, run: int, bootstrap: str) -> RunResu
     await ensure_topics(bootstrap)
     raw_s = await passthrough(bootstrap, load)
     correlator_id = f"bench-{run}"
+    await ensure_local_acls(bootstrap, [correlator_id])  # the services log in as themselves
     keys_dir = REPO / "var" / "bench" / f"keys-{run}"
     logs = REPO / "var" / "bench" / f"logs-{run}"
     with services(bootstrap, keys_dir, correlator_id, logs, args.source) as procs:

@@ -35,6 +35,8 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from contracts.topics import CANONICAL_EVENTS
 from contracts.vocab import AsbCategory, Partner
+from deploy.kafka_client import client_config_from_env
+from deploy.security.apply import ensure_local_acls
 from deploy.topics import ensure_topics
 from services.correlator.app import build_correlator
 from services.correlator.domain.policy import load_policy
@@ -157,8 +159,13 @@ async def _load_changelogs(bootstrap: str, correlator_id: str, layer: StateLayer
     topics = CorrelatorTopics(correlator_id, PARTITIONS)
     await ensure_topics(bootstrap)
     await ensure_topics(bootstrap, topics.specs())
+    await ensure_local_acls(bootstrap, [correlator_id])  # the correlator logs in as itself
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1024 * 1024
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=1024 * 1024,
+        **client_config_from_env(),
     )
     await producer.start()
     sent = 0
@@ -183,7 +190,7 @@ async def _load_changelogs(bootstrap: str, correlator_id: str, layer: StateLayer
 
 async def _probe(bootstrap: str, index: int, people: int) -> None:
     """Publish one new canonical event for an existing subject."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **client_config_from_env())
     await producer.start()
     try:
         rng = random.Random(index)
