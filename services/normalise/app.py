@@ -199,6 +199,7 @@ def build_normaliser(
                 await transactions.commit(tp, raw.offset, outputs)
             except Exception:
                 meter.commit_failed()
+                normaliser.not_committed()
                 log.exception("normaliser.commit_failed", retry_in=RETRY_SECONDS)
                 await msg.nack()  # read this record again: nothing of it became visible
                 await asyncio.sleep(RETRY_SECONDS)

@@ -132,6 +132,10 @@ class Normaliser:
             ),
         )
 
+    def not_committed(self) -> None:
+        """The last outcome's records never became visible: its policy record must be re-made."""
+        self._agreement_observer.forget()
+
     def failed(
         self, record: InboundRecord, exc: Exception, message_id: str | None = None
     ) -> Rejected:

@@ -50,6 +50,10 @@ class AgreementObserver:
         self._partner = partner
         self._last: Agreement | None = None
 
+    def forget(self) -> None:
+        """Report the agreement in force again: the record carrying the last report was lost."""
+        self._last = None
+
     def observe(
         self, agreement: Agreement, at: datetime, message_digest: str
     ) -> AuditRecord | None:

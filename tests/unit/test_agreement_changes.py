@@ -80,3 +80,21 @@ def test_edit_without_version_bump_is_still_a_change() -> None:
         "isa-asb-police@1 edited without a version change; "
         "retention: P6Y after case closure -> P7Y after case closure"
     )
+
+
+def test_agreement_in_force_is_reported_again_after_an_uncommitted_outcome(
+    tmp_path: Path,
+) -> None:
+    """If the outcome carrying the policy record was not committed, the retry carries it."""
+    normaliser = Normaliser(
+        adapter_for(Partner.HOUSING),
+        keys=LocalKeyStore(tmp_path / "keys"),
+        agreements=load,
+        seen=InMemorySeenStore(),
+        max_message_bytes=1 << 20,
+    )
+    first = _housing_messages()[0]
+    assert _process(normaliser, first, 0).policy_changes
+    normaliser.not_committed()
+    (again,) = _process(normaliser, first, 0).policy_changes
+    assert again.action is AuditAction.POLICY_CHANGED
