@@ -7,12 +7,12 @@ from datetime import date
 import pytest
 
 from contracts.envelope import CanonicalEvent
-from contracts.vocab import AlertRule, Partner, PersonRole
+from contracts.vocab import AlertRule, Partner, PersonRole, VictimType
 from services.correlator.domain.alerts import AlertDraft
 from services.correlator.domain.linkage import PersonIndex, PersonRecord
 from services.correlator.domain.people import person_facet
 from services.correlator.domain.policy import AreaPolicy
-from tests.correlator.builders import Stream, Who, facts_of, incident, ref, run, tok
+from tests.correlator.builders import Stream, Who, facts_of, incident, place, ref, run, tok
 
 DOB = date(1975, 6, 2)
 A = Who("John", "Smith", DOB, police_id="P1")
@@ -180,3 +180,89 @@ def test_human_unlink_resolves_an_ambiguous_record() -> None:
     assert index.cluster_of(weak.record_id).members == {a.record_id, weak.record_id}
     assert index.cluster_of(a.record_id).confidence == 0.95
     assert index.cluster_of(b.record_id).possible == frozenset()
+
+
+def test_two_branches_of_one_business_are_two_victims() -> None:
+    """Same trading name, different premises (UPRNs): complaints do not count together."""
+    shop = Who(organisation="Costa Coffee", victim_type=VictimType.BUSINESS)
+    events = [
+        incident(
+            f"s{m}",
+            POLICE,
+            f"2026-0{m}-10T20:00",
+            f"2026-0{m}-10T23:00",
+            victims=[shop],
+            where=place(uprn),
+        )
+        for m, uprn in ((1, "100"), (2, "200"), (3, "100"))
+    ]
+    assert thresholds(run(facts_of(events))) == []
+
+
+def test_one_business_at_its_premises_counts_across_agencies() -> None:
+    """Three complaints about one shop, to police and housing, meet the threshold."""
+    shop = Who(organisation="Costa Coffee", victim_type=VictimType.BUSINESS)
+    events = [
+        incident(
+            f"s{m}",
+            agency,
+            f"2026-0{m}-10T20:00",
+            f"2026-0{m}-10T23:00",
+            victims=[shop],
+            where=place("100"),
+        )
+        for m, agency in ((1, POLICE), (2, HOUSING), (3, POLICE))
+    ]
+    (alert,) = thresholds(run(facts_of(events)))
+    assert len(alert.incidents) == 3
+
+
+def test_business_complaint_without_premises_matching_two_branches_joins_neither() -> None:
+    """A complaint naming the chain but no premises is ambiguous once two branches are known."""
+    shop = Who(organisation="Costa Coffee", victim_type=VictimType.BUSINESS)
+    events = [
+        incident(
+            f"s{m}",
+            POLICE,
+            f"2026-0{m}-10T20:00",
+            f"2026-0{m}-10T23:00",
+            victims=[shop],
+            where=place(uprn) if uprn else None,
+        )
+        for m, uprn in ((1, "100"), (4, "200"), (2, None), (3, "100"))
+    ]
+    assert thresholds(run(facts_of(events))) == []
+
+
+def test_community_group_counts_across_places() -> None:
+    """A residents' group's complaints about ASB at different places are one victim's."""
+    group = Who(organisation="Elm Street Residents", victim_type=VictimType.COMMUNITY_GROUP)
+    events = [
+        incident(
+            f"g{m}",
+            POLICE,
+            f"2026-0{m}-10T20:00",
+            f"2026-0{m}-10T23:00",
+            victims=[group],
+            where=place(uprn),
+        )
+        for m, uprn in ((1, "100"), (2, "200"), (3, "300"))
+    ]
+    assert len(thresholds(run(facts_of(events)))) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="records in different blocking keys never meet: person state is keyed by name + dob",
+)
+def test_same_nhs_number_counts_across_differently_recorded_family_names() -> None:
+    """Health records Sian Rhys-Jones, police Sian Jones, one NHS number: one victim's three."""
+    nhs = "9434765919"
+    health = Who("Sian", "Rhys-Jones", DOB, nhs=nhs)
+    police = Who("Sian", "Jones", DOB, police_id="PJ", nhs=nhs)
+    events = [
+        report("h1", health, 1, HEALTH),
+        report("h2", health, 2, HEALTH),
+        report("p1", police, 3),
+    ]
+    assert len(thresholds(run(facts_of(events)))) == 1

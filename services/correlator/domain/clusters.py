@@ -96,11 +96,12 @@ class Cluster:
 
 
 class _Sets:
-    """Union-find over record ids with the deterministic tokens each set holds."""
+    """Union-find over record ids with the exclusive tokens (deterministic ids, a business's
+    premises) each set holds."""
 
     def __init__(self, records: Sequence[PersonRecord]) -> None:
         self.parent = {r.record_id: r.record_id for r in records}
-        self.kinds = {r.record_id: set(r.deterministic) for r in records}
+        self.kinds = {r.record_id: set(r.exclusive) for r in records}
 
     def find(self, item: str) -> str:
         while self.parent[item] != item:
@@ -115,7 +116,7 @@ class _Sets:
             self.kinds[ra] |= self.kinds.pop(rb)
 
     def conflicts(self, a: str, b: str) -> bool:
-        """Each side holds a different identifier of the same deterministic kind."""
+        """Each side holds a different identifier of the same exclusive kind."""
         return _clash(self.kinds[self.find(a)], self.kinds[self.find(b)])
 
     def members(self, item: str) -> set[str]:
@@ -155,7 +156,7 @@ def build_clusters(
         left, right = sets.members(a), sets.members(b)
         if any(frozenset((x, y)) in unlinked for x in left for y in right):
             continue
-        if _rivals(sets, candidates, left | right, unlinked):
+        if _rivals(sets, candidates, left, right, unlinked):
             ambiguous.add(frozenset((a, b)))
             continue
         sets.union(a, b)
@@ -166,20 +167,28 @@ def build_clusters(
 def _rivals(
     sets: _Sets,
     candidates: Sequence[tuple[int, tuple[str, ...], str, str]],
-    joined: set[str],
+    left: set[str],
+    right: set[str],
     unlinked: set[frozenset[str]],
 ) -> bool:
-    """Some record outside ``joined`` scores with it but holds a conflicting identifier."""
-    kinds = set().union(*(sets.kinds[sets.find(m)] for m in joined))
-    for _, _, a, b in candidates:
-        inside, other = (a, b) if a in joined else (b, a)
-        if inside not in joined or other in joined:
-            continue
-        if not _clash(kinds, sets.kinds[sets.find(other)]):
-            continue
-        # A human who unlinked the rival from any of these records has resolved the ambiguity.
-        if not any(frozenset((x, y)) in unlinked for x in joined for y in sets.members(other)):
-            return True
+    """One side also scores with a record it could join instead, which conflicts with the other
+    side: the link is then a guess between two people."""
+
+    def kinds(members: set[str]) -> set[tuple[TokenKind, str]]:
+        return set().union(*(sets.kinds[sets.find(m)] for m in members))
+
+    for side, opposite in ((left, right), (right, left)):
+        own, against = kinds(side), kinds(opposite)
+        for _, _, a, b in candidates:
+            inside, other = (a, b) if a in side else (b, a)
+            if inside not in side or other in left or other in right:
+                continue
+            held = kinds(sets.members(other))
+            if _clash(own, held) or not _clash(against, held):
+                continue
+            # A human who unlinked the rival from this side has resolved the ambiguity.
+            if not any(frozenset((x, y)) in unlinked for x in side for y in sets.members(other)):
+                return True
     return False
 
 

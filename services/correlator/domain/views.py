@@ -76,6 +76,7 @@ def build_index(
     kinds: dict[str, dict[TokenKind, list[str]]] = {}
     years: dict[str, int] = {}
     places: dict[str, set[str]] = {}
+    premises: dict[str, set[str]] = {}
     for fact in facts:
         for facet in people_of(fact):
             if not keep(facet):
@@ -87,12 +88,14 @@ def build_index(
             if facet.birth_year:
                 years[facet.record_id] = facet.birth_year
             places.setdefault(facet.record_id, set()).update(_places(fact))
+            premises.setdefault(facet.record_id, set()).update(facet.premises(_places(fact)))
     records = [
         PersonRecord(
             record_id=rid,
             keys=tuple((k, t) for k in TokenKind if k in held for t in held[k]),
             birth_year=years.get(rid),
             places=frozenset(places[rid]),
+            premises=frozenset(premises[rid]),
         )
         for rid, held in kinds.items()
     ]
