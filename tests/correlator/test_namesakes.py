@@ -266,3 +266,17 @@ def test_same_nhs_number_counts_across_differently_recorded_family_names() -> No
         report("p1", police, 3),
     ]
     assert len(thresholds(run(facts_of(events)))) == 1
+
+
+def test_name_only_complaints_that_could_be_either_namesake_alert_for_review() -> None:
+    """Three name-only complaints are one victim's, unsure which namesake: alert says review."""
+    events = [report("a1", A, 1), report("b1", B, 1)] + [
+        report(f"w{m}", WEAK, m, HOUSING) for m in (2, 3, 4)
+    ]
+    (alert,) = thresholds(run(facts_of(events)))
+    assert len(alert.incidents) == 3
+    assert alert.subject not in (FULL_NAME, tok("police_person_id", "P1"))
+    assert alert.subject.startswith("person:")
+    assert alert.unresolved_matches == 2
+    assert "review linkage" in alert.reason
+    assert len(alert.reason) <= 200

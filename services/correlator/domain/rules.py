@@ -91,9 +91,9 @@ def _with_linkage(draft: AlertDraft, view: PersonView) -> AlertDraft:
     unresolved = len(view.cluster.possible) if draft.rule in _COUNTING else 0
     notes = ""
     if confidence < 1.0:
-        notes += f" Linked without a shared identifier, confidence {confidence:.2f}."
+        notes += f" Linked with no shared id, confidence {confidence:.2f}."
     if unresolved:
-        notes += f" {unresolved} more record(s) may be theirs (namesake): review linkage."
+        notes += f" {unresolved} record(s) not told from a namesake: review linkage."
     return replace(
         draft,
         reason=draft.reason + notes,
