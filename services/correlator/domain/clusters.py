@@ -11,14 +11,19 @@ deterministic kind (police person ids P1 and P2) are two clusters. Three things 
 * a *weak* record (no deterministic id, e.g. a housing complaint giving only name and date of
   birth) that scores with both of them is **ambiguous**: it joins neither, rather than whichever
   sorts first, so it can never count towards the wrong person's threshold. Precisely, a scored
-  link is refused when the set it would form also scores with a cluster it conflicts with. The
-  clusters concerned list the record in ``Cluster.possible`` so that alerts can say a complaint
-  may be missing from their count and a human can resolve it (a partner adding an id, or an
-  unlink);
+  link is refused when one side also scores with a record it could join instead that conflicts
+  with the other side (whatever the scores: a wrong merge costs a victim more than a missed
+  one, and the alert says so). The clusters concerned list the record in ``Cluster.possible``,
+  so alerts can say a complaint may be missing from their count and a human can resolve it (a
+  partner adding an id, or an unlink, which the check honours);
 * a token more than one cluster claims (the shared full-name + dob token, or the subject of a
   weak record) is **shared**: it names no one, so it is never a person id nor an identity token
   (``Cluster.shared_tokens`` lists them). Before this rule, namesake B inherited the alerts
   raised under namesake A's name token, so B's own threshold was blocked by A's episode.
+
+A business victim's premises (UPRN tokens) are *exclusive* like a deterministic id (they never
+link on their own, but two different ones keep records apart), so the same rules keep two
+branches of one chain apart.
 """
 
 from __future__ import annotations
@@ -149,6 +154,13 @@ def build_clusters(
             else:
                 first_with[pair] = record.record_id
     candidates = sorted(scored, key=lambda s: (-s[0], s[2], s[3]))
+    # Ambiguity needs two different tokens of one exclusive kind; most indexes have none.
+    held = [kind for kind, _ in {pair for r in records for pair in r.exclusive}]
+    contested = len(held) > len(set(held))
+    neighbours: dict[str, set[str]] = {}
+    for _, _, a, b in candidates:
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
     ambiguous: set[frozenset[str]] = set()
     for points, reasons, a, b in candidates:
         if sets.find(a) == sets.find(b) or sets.conflicts(a, b):
@@ -156,7 +168,7 @@ def build_clusters(
         left, right = sets.members(a), sets.members(b)
         if any(frozenset((x, y)) in unlinked for x in left for y in right):
             continue
-        if _rivals(sets, candidates, left, right, unlinked):
+        if contested and _rivals(sets, neighbours, left, right, unlinked):
             ambiguous.add(frozenset((a, b)))
             continue
         sets.union(a, b)
@@ -166,29 +178,30 @@ def build_clusters(
 
 def _rivals(
     sets: _Sets,
-    candidates: Sequence[tuple[int, tuple[str, ...], str, str]],
+    neighbours: dict[str, set[str]],
     left: set[str],
     right: set[str],
     unlinked: set[frozenset[str]],
 ) -> bool:
     """One side also scores with a record it could join instead, which conflicts with the other
     side: the link is then a guess between two people."""
-
-    def kinds(members: set[str]) -> set[tuple[TokenKind, str]]:
-        return set().union(*(sets.kinds[sets.find(m)] for m in members))
-
     for side, opposite in ((left, right), (right, left)):
-        own, against = kinds(side), kinds(opposite)
-        for _, _, a, b in candidates:
-            inside, other = (a, b) if a in side else (b, a)
-            if inside not in side or other in left or other in right:
-                continue
-            held = kinds(sets.members(other))
-            if _clash(own, held) or not _clash(against, held):
-                continue
-            # A human who unlinked the rival from this side has resolved the ambiguity.
-            if not any(frozenset((x, y)) in unlinked for x in side for y in sets.members(other)):
-                return True
+        own = sets.kinds[sets.find(next(iter(side)))]
+        against = sets.kinds[sets.find(next(iter(opposite)))]
+        if not against or against <= own:
+            continue  # nothing can clash with the other side yet not with this one
+        for inside in side:
+            for other in neighbours.get(inside, ()):
+                if other in left or other in right:
+                    continue
+                held = sets.kinds[sets.find(other)]
+                if _clash(own, held) or not _clash(against, held):
+                    continue
+                # A human who unlinked the rival from this side has resolved the ambiguity.
+                if not unlinked or not any(
+                    frozenset((x, y)) in unlinked for x in side for y in sets.members(other)
+                ):
+                    return True
     return False
 
 
