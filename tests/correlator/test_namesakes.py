@@ -280,3 +280,32 @@ def test_name_only_complaints_that_could_be_either_namesake_alert_for_review() -
     assert alert.unresolved_matches == 2
     assert "review linkage" in alert.reason
     assert len(alert.reason) <= 200
+
+
+def test_name_only_complainant_is_not_a_further_person_at_a_location() -> None:
+    """Two neighbours, both namesakes and a record that could be either: four people, not five."""
+    block = place("3003")
+    people = [
+        Who("Ann", "Cole", date(1970, 1, 1), police_id="N-1"),
+        Who("Bob", "Hart", date(1971, 2, 2), police_id="N-2"),
+        A,
+        B,
+        WEAK,
+    ]
+    events = [
+        incident(
+            f"loc-{n}",
+            HOUSING if who is WEAK else POLICE,
+            f"2026-0{n + 1}-10T20:00",
+            f"2026-0{n + 1}-10T22:00",
+            complainants=[who],
+            where=block,
+        )
+        for n, who in enumerate(people)
+    ]
+    assert [a for a in run(facts_of(events)) if a.reason_code == "locality"] == []
+    fifth = Who("Cy", "Dee", date(1972, 3, 3), police_id="N-3")
+    more = incident(
+        "loc-9", POLICE, "2026-05-20T20:00", "2026-05-20T22:00", complainants=[fifth], where=block
+    )
+    assert len([a for a in run(facts_of([*events, more])) if a.reason_code == "locality"]) == 1

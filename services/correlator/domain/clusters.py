@@ -15,7 +15,8 @@ deterministic kind (police person ids P1 and P2) are two clusters. Three things 
   with the other side (whatever the scores: a wrong merge costs a victim more than a missed
   one, and the alert says so). The clusters concerned list the record in ``Cluster.possible``,
   so alerts can say a complaint may be missing from their count and a human can resolve it (a
-  partner adding an id, or an unlink, which the check honours);
+  partner adding an id, or an unlink, which the check honours); the weak record's own cluster
+  is marked ``ambiguous`` (it is one of the people it could join, not a further person);
 * a token more than one cluster claims (the shared full-name + dob token, or the subject of a
   weak record) is **shared**: it names no one, so it is never a person id nor an identity token
   (``Cluster.shared_tokens`` lists them). Before this rule, namesake B inherited the alerts
@@ -72,6 +73,7 @@ class Cluster:
     identity_tokens: frozenset[str]
     shared_tokens: frozenset[str] = frozenset()
     possible: frozenset[str] = frozenset()
+    ambiguous: bool = False
 
     @property
     def confidence(self) -> float:
@@ -162,18 +164,21 @@ def build_clusters(
         neighbours.setdefault(a, set()).add(b)
         neighbours.setdefault(b, set()).add(a)
     ambiguous: set[frozenset[str]] = set()
+    unsure: set[str] = set()
     for points, reasons, a, b in candidates:
         if sets.find(a) == sets.find(b) or sets.conflicts(a, b):
             continue
         left, right = sets.members(a), sets.members(b)
         if any(frozenset((x, y)) in unlinked for x in left for y in right):
             continue
-        if contested and _rivals(sets, neighbours, left, right, unlinked):
+        torn = _rivals(sets, neighbours, left, right, unlinked) if contested else set()
+        if torn:
             ambiguous.add(frozenset((a, b)))
+            unsure |= torn
             continue
         sets.union(a, b)
         links.append(Link(a, b, points / 100, "scored", reasons))
-    return _name(records, sets, links, ambiguous)
+    return _name(records, sets, links, ambiguous, unsure)
 
 
 def _rivals(
@@ -182,9 +187,9 @@ def _rivals(
     left: set[str],
     right: set[str],
     unlinked: set[frozenset[str]],
-) -> bool:
-    """One side also scores with a record it could join instead, which conflicts with the other
-    side: the link is then a guess between two people."""
+) -> set[str]:
+    """The side that also scores with a record it could join instead, which conflicts with the
+    other side (the link is then a guess between two people); empty when there is none."""
     for side, opposite in ((left, right), (right, left)):
         own = sets.kinds[sets.find(next(iter(side)))]
         against = sets.kinds[sets.find(next(iter(opposite)))]
@@ -201,8 +206,8 @@ def _rivals(
                 if not unlinked or not any(
                     frozenset((x, y)) in unlinked for x in side for y in sets.members(other)
                 ):
-                    return True
-    return False
+                    return side
+    return set()
 
 
 def _name(
@@ -210,6 +215,7 @@ def _name(
     sets: _Sets,
     links: list[Link],
     ambiguous: set[frozenset[str]],
+    unsure: set[str],
 ) -> tuple[Cluster, ...]:
     by_id = {r.record_id: r for r in records}
     groups: dict[str, set[str]] = {}
@@ -246,6 +252,7 @@ def _name(
                 frozenset(claims[root] - shared) | {person_id},
                 frozenset(claims[root] & shared),
                 frozenset(possible),
+                bool(members & unsure),
             )
         )
     return tuple(sorted(clusters, key=lambda c: (c.person_id, min(c.members))))

@@ -133,12 +133,15 @@ def evaluate_place(
         reports, lambda p: p.role in (PersonRole.COMPLAINANT, PersonRole.VICTIM), ()
     )
 
+    def person(record_id: str) -> str:
+        # A record that could be either of two namesakes is one of them, not a further person.
+        cluster = index.cluster_of(record_id)
+        if cluster.ambiguous and cluster.possible:
+            return min(min(index.cluster_of(r).members) for r in cluster.possible)
+        return min(cluster.members)
+
     def complainants(incident: Incident) -> frozenset[str]:
-        return frozenset(
-            min(index.cluster_of(p.record_id).members)
-            for r in incident.reports
-            for p in r.complainants
-        )
+        return frozenset(person(p.record_id) for r in incident.reports for p in r.complainants)
 
     newest = max(fact_time(r) for r in reports)
     horizon = evaluation_horizon(policy, max(newest, now_hint) if now_hint else newest)
