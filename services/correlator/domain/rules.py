@@ -21,6 +21,7 @@ own episodes blocked by it. Alert ids are unchanged for people without a namesak
 date of birth rather than a shared identifier), the reason says how confident linkage is; when
 a victim's count may be missing a complaint that could not be told apart from a namesake's, the
 reason says so too, so the lead officer reviews the linkage before relying on the count.
+For the locality rule such a record is one of the namesakes, never a further distinct person.
 """
 
 from __future__ import annotations
