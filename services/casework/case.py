@@ -52,7 +52,8 @@ _KINDS: dict[str, ItemKind] = {
 
 
 class CaseNotFoundError(LookupError):
-    """No event names the subject token (wrong token, or its events are not yet in)."""
+    """No event names the subject token (wrong token, or its events are not yet in), or it is
+    a token namesakes share and nothing says whose case is wanted."""
 
 
 @dataclass(frozen=True)
@@ -118,12 +119,26 @@ def _view_of(facts: list[Fact], facet: PersonFacet) -> PersonView | None:
     return None
 
 
-def _facet_with(facts: Iterable[Fact], token: str) -> PersonFacet | None:
-    for fact in facts:
-        for facet in fact.people:
-            if token in (t for _, t in facet.keys):
-                return facet
-    return None
+def _subject_view(facts: list[Fact], subject: str, event_ids: frozenset[str]) -> PersonView | None:
+    """The person an alert's subject names.
+
+    Every cluster of every blocking key whose mentions carry the token is a candidate: the one
+    holding it as its person id or an identity token is the person. A token two namesakes share
+    (one name and date of birth, two police ids) names neither: the alert's ``event_ids`` then
+    say whose case it is, and without them the case is refused rather than risk showing one
+    person's case as another's.
+    """
+    blocks = sorted(
+        {p.block for f in facts for p in f.people if any(t == subject for _, t in p.keys)}
+    )
+    shared: list[PersonView] = []
+    for block in blocks:
+        for view in person_views(facts, block):
+            if subject in (view.cluster.person_id, *view.cluster.identity_tokens):
+                return view
+            if subject in view.cluster.shared_tokens and view.event_ids & event_ids:
+                shared.append(view)
+    return shared[0] if len(shared) == 1 else None
 
 
 def _label(view: PersonView, entries: dict[str, Entry], fallback: str) -> str:
@@ -169,14 +184,19 @@ def build_case(
     audience: Audience,
     keys: KeyStore,
     policy: AreaPolicy,
+    *,
+    event_ids: Iterable[str] = (),
 ) -> CaseFile:
-    """The case about ``subject`` (the alert's subject token) as ``audience`` may see it."""
+    """The case about ``subject`` (the alert's subject token) as ``audience`` may see it;
+    ``event_ids`` (the alert's) tell namesakes sharing the subject token apart."""
     by_id = {e.id: e for e in events}  # a redelivered event counts once
     facts = current_facts(f for e in by_id.values() if (f := fact_from_event(e)) is not None)
-    facet = _facet_with(facts, subject)
-    victim_view = _view_of(facts, facet) if facet else None
+    victim_view = _subject_view(facts, subject, frozenset(event_ids))
     if victim_view is None:
-        raise CaseNotFoundError(f"no event names {subject[:12]}...")
+        raise CaseNotFoundError(
+            f"no one person is named by {subject[:12]}... (no event names it, or it is a name "
+            "and date of birth two people share: open the case from its alert)"
+        )
 
     perpetrator_views: dict[str, PersonView] = {}
     for report in victim_view.victim_reports:

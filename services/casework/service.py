@@ -75,11 +75,22 @@ class CaseworkService:
         return events
 
     async def open_case(
-        self, subject: str, viewer: Viewer, alert_ids: tuple[str, ...] = ()
+        self,
+        subject: str,
+        viewer: Viewer,
+        alert_ids: tuple[str, ...] = (),
+        *,
+        event_ids: frozenset[str] = frozenset(),
     ) -> CaseFile:
-        """The case as ``viewer`` may see it; its disclosure is audited before it is returned."""
+        """The case as ``viewer`` may see it; its disclosure is audited before it is returned.
+        ``event_ids`` (the alert's) tell namesakes sharing the subject token apart."""
         case = build_case(
-            await self.canonical_events(), subject, viewer.audience, self.keys, self.policy
+            await self.canonical_events(),
+            subject,
+            viewer.audience,
+            self.keys,
+            self.policy,
+            event_ids=event_ids,
         )
         await self.store.audit(
             disclosure(
@@ -112,10 +123,17 @@ class CaseworkService:
         application: Application,
         area_name: str,
         alert_ids: tuple[str, ...] = (),
+        *,
+        event_ids: frozenset[str] = frozenset(),
     ) -> tuple[CaseFile, bytes]:
         """The bundle PDF; the export (with the document's SHA-256) is audited first."""
         case = build_case(
-            await self.canonical_events(), subject, viewer.audience, self.keys, self.policy
+            await self.canonical_events(),
+            subject,
+            viewer.audience,
+            self.keys,
+            self.policy,
+            event_ids=event_ids,
         )
         request = BundleRequest(
             application=application,

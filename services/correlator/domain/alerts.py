@@ -75,6 +75,9 @@ class AlertDraft:
     made, the incident happened, the notice was issued), never the wall clock, so the same facts
     always give the same event. ``scope`` names what a per-item condition is about (a notice,
     a new location) so that it is raised once. ``event_ids`` are every event it rests on.
+    ``linkage_confidence`` is the weakest link joining the records it rests on (1.0 when they
+    share an identifier); ``unresolved_matches`` counts records that may be this victim's but
+    could not be told apart from a namesake's (see ``clusters.py``). Both are also in ``reason``.
     """
 
     alert_id: str
@@ -90,6 +93,8 @@ class AlertDraft:
     response_due_on: date | None = None
     scope: str | None = None
     event_ids: frozenset[str] = frozenset()
+    linkage_confidence: float = 1.0
+    unresolved_matches: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -102,10 +102,25 @@ def find_episodes(
     return found
 
 
-def relevant_raised(raised: Iterable[RaisedAlert], identity: frozenset[str]) -> list[RaisedAlert]:
-    """Raised alerts about this subject: their subject token is one of its identity tokens."""
+def relevant_raised(
+    raised: Iterable[RaisedAlert],
+    identity: frozenset[str],
+    shared: frozenset[str] = frozenset(),
+    events: frozenset[str] = frozenset(),
+) -> list[RaisedAlert]:
+    """Raised alerts about this subject: their subject token is one of its identity tokens, or
+    a token it shares with a namesake (``shared``) and the alert rests on its ``events``.
+
+    A shared token (one name and date of birth, two police ids) was an unambiguous subject when
+    the alert was raised, before the namesake was known; the events it counted say whose it is.
+    """
     return sorted(
-        (r for r in raised if r.subject in identity), key=lambda r: (r.met_at, r.alert_id)
+        (
+            r
+            for r in raised
+            if r.subject in identity or (r.subject in shared and events.intersection(r.event_ids))
+        ),
+        key=lambda r: (r.met_at, r.alert_id),
     )
 
 

@@ -9,11 +9,23 @@ Records about one person rarely share a perfect identifier, so linkage works in 
 
 Two clusters are never joined when each holds a *different* token of the same deterministic kind
 (two NHS numbers are two people, even for twins with one name and birthday), nor across a pair
-someone has explicitly unlinked. Clusters are always recomputed from the current records, never
-stored as irreversible unions: when a partner corrects a record, the links it caused disappear.
+someone has explicitly unlinked. A record that links to two such clusters (a name-and-dob-only
+complaint when two namesakes hold different police ids) joins neither: see ``clusters.py``.
+Clusters are always recomputed from the current records, never stored as irreversible unions:
+when a partner corrects a record, the links it caused disappear.
+
+Business victims are linked by trading name, and their premises act like an identifier: two
+branches of one chain at different UPRNs are two victims, while a complaint naming the business
+without premises links to the only branch it could be. Community groups are linked by name
+alone: their complaints are often about ASB at different places.
 
 Records reach the correlator already grouped by :func:`blocking_key`, so scoring compares only
 records that share a family name, first initial and date of birth (or one strong identifier).
+Spelling that normalisation absorbs (case, diacritics, apostrophes, hyphen or space in a
+double-barrelled name, "Jon"/"Jonathan") gives one key. A family name one partner records in
+full and another in part ("Rhys-Jones"/"Jones", "ap Rhys"/"Rhys") gives two keys, and those
+records never meet, even when they share an NHS number: a known limit of keying person state by
+name and birthday.
 """
 
 from __future__ import annotations
@@ -82,6 +94,7 @@ class PersonRecord:
     keys: tuple[tuple[TokenKind, str], ...]
     birth_year: int | None = None
     places: frozenset[str] = frozenset()
+    premises: frozenset[str] = frozenset()
 
     @property
     def subject(self) -> str:
@@ -96,6 +109,12 @@ class PersonRecord:
     def deterministic(self) -> frozenset[tuple[TokenKind, str]]:
         """(kind, token) pairs of the identifiers that link on their own."""
         return frozenset((k, t) for k, t in self.keys if k in DETERMINISTIC_KINDS)
+
+    @property
+    def exclusive(self) -> frozenset[tuple[TokenKind, str]]:
+        """Pairs two records must not hold different tokens of to be one victim: the
+        deterministic identifiers, and a business victim's premises (UPRN tokens)."""
+        return self.deterministic | {(TokenKind.UPRN, t) for t in self.premises}
 
     @property
     def full_name_dob(self) -> str | None:

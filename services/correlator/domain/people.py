@@ -42,10 +42,20 @@ class PersonFacet:
         return self.keys[0][1]
 
     def record(self, places: frozenset[str] = frozenset()) -> PersonRecord:
-        """This mention alone as a linkage record."""
+        """This mention alone as a linkage record (``places`` where it was seen)."""
         return PersonRecord(
-            record_id=self.record_id, keys=self.keys, birth_year=self.birth_year, places=places
+            record_id=self.record_id,
+            keys=self.keys,
+            birth_year=self.birth_year,
+            places=places,
+            premises=self.premises(places),
         )
+
+    def premises(self, places: frozenset[str]) -> frozenset[str]:
+        """The UPRN tokens among ``places`` when this is a business victim: where it trades."""
+        if self.victim_type is not VictimType.BUSINESS:
+            return frozenset()
+        return frozenset(t for t in places if t.startswith(f"{TokenKind.UPRN.value}:"))
 
 
 @dataclass(frozen=True, kw_only=True)

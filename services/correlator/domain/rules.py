@@ -10,14 +10,27 @@ if more records join the cluster and its person id would now be another token; a
 alerts of both halves of a merged cluster keep blocking repeats of their episodes. When a
 correction or unlink splits a cluster, an alert stays with the half holding its subject token;
 the other half is a different person, with its own subject and its own episodes.
+
+Namesakes (one name and date of birth, different police ids, NHS numbers or housing references)
+are different clusters (see ``clusters.py``). The name + dob token they share is no identity
+token of either: an alert raised under it (before the namesake was known) stays with the
+cluster whose events it counted, so the other namesake neither inherits its subject nor has its
+own episodes blocked by it. Alert ids are unchanged for people without a namesake.
+
+**Linkage confidence.** When the records an alert rests on are joined by a scored link (name and
+date of birth rather than a shared identifier), the reason says how confident linkage is; when
+a victim's count may be missing a complaint that could not be told apart from a namesake's, the
+reason says so too, so the lead officer reviews the linkage before relying on the count.
+For the locality rule such a record is one of the namesakes, never a further distinct person.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
-from contracts.vocab import PersonRole
+from contracts.vocab import AlertRule, PersonRole
 from services.correlator.domain.alerts import AlertDraft, RaisedAlert
 from services.correlator.domain.discretionary import locality_conditions, victim_review_conditions
 from services.correlator.domain.episodes import raise_new, relevant_raised
@@ -51,7 +64,10 @@ def evaluate_person_view(
     now_hint: datetime | None = None,
 ) -> list[AlertDraft]:
     """New alerts about one person: as victim (threshold, prompt, reviews) and perpetrator."""
-    relevant = relevant_raised(raised, view.cluster.identity_tokens)
+    cluster = view.cluster
+    relevant = relevant_raised(
+        raised, cluster.identity_tokens, cluster.shared_tokens, view.event_ids
+    )
     subject = relevant[0].subject if relevant else view.cluster.person_id
     newest = max(view.newest, now_hint) if now_hint else view.newest
     horizon = evaluation_horizon(policy, newest)
@@ -62,7 +78,29 @@ def evaluate_person_view(
         + victim_review_conditions(policy, view, incidents, relevant)
         + escalation_conditions(policy, view, horizon, newest)
     )
-    return raise_new(conditions, policy, subject, relevant, raised)
+    drafts = raise_new(conditions, policy, subject, relevant, raised)
+    return [_with_linkage(draft, view) for draft in drafts]
+
+
+#: Rules whose count a complaint that could not be told apart from a namesake's may change.
+_COUNTING = frozenset({AlertRule.THRESHOLD_MET, AlertRule.SECOND_REPORT_PROMPT})
+
+
+def _with_linkage(draft: AlertDraft, view: PersonView) -> AlertDraft:
+    """The draft with the linkage confidence of the records it rests on, said in its reason."""
+    confidence = view.cluster.confidence_between(view.records_in(draft.event_ids))
+    unresolved = len(view.cluster.possible) if draft.rule in _COUNTING else 0
+    notes = ""
+    if confidence < 1.0:
+        notes += f" Linked with no shared id, confidence {confidence:.2f}."
+    if unresolved:
+        notes += f" {unresolved} record(s) not told from a namesake: review linkage."
+    return replace(
+        draft,
+        reason=draft.reason + notes,
+        linkage_confidence=confidence,
+        unresolved_matches=unresolved,
+    )
 
 
 def evaluate_people(
@@ -96,12 +134,15 @@ def evaluate_place(
         reports, lambda p: p.role in (PersonRole.COMPLAINANT, PersonRole.VICTIM), ()
     )
 
+    def person(record_id: str) -> str:
+        # A record that could be either of two namesakes is one of them, not a further person.
+        cluster = index.cluster_of(record_id)
+        if cluster.ambiguous and cluster.possible:
+            return min(min(index.cluster_of(r).members) for r in cluster.possible)
+        return min(cluster.members)
+
     def complainants(incident: Incident) -> frozenset[str]:
-        return frozenset(
-            min(index.cluster_of(p.record_id).members)
-            for r in incident.reports
-            for p in r.complainants
-        )
+        return frozenset(person(p.record_id) for r in incident.reports for p in r.complainants)
 
     newest = max(fact_time(r) for r in reports)
     horizon = evaluation_horizon(policy, max(newest, now_hint) if now_hint else newest)

@@ -76,6 +76,7 @@ def build_index(
     kinds: dict[str, dict[TokenKind, list[str]]] = {}
     years: dict[str, int] = {}
     places: dict[str, set[str]] = {}
+    premises: dict[str, set[str]] = {}
     for fact in facts:
         for facet in people_of(fact):
             if not keep(facet):
@@ -87,12 +88,14 @@ def build_index(
             if facet.birth_year:
                 years[facet.record_id] = facet.birth_year
             places.setdefault(facet.record_id, set()).update(_places(fact))
+            premises.setdefault(facet.record_id, set()).update(facet.premises(_places(fact)))
     records = [
         PersonRecord(
             record_id=rid,
             keys=tuple((k, t) for k in TokenKind if k in held for t in held[k]),
             birth_year=years.get(rid),
             places=frozenset(places[rid]),
+            premises=frozenset(premises[rid]),
         )
         for rid, held in kinds.items()
     ]
@@ -112,6 +115,23 @@ class PersonView:
     tenancies: tuple[TenancyFact, ...]
     all_reports: tuple[IncidentReport, ...]
     newest: datetime
+    named: tuple[Fact, ...] = ()
+
+    @property
+    def event_ids(self) -> frozenset[str]:
+        """Events naming this person (they tell whose an alert under a shared token is)."""
+        return frozenset(f.event_id for f in self.named)
+
+    def records_in(self, event_ids: Iterable[str]) -> frozenset[str]:
+        """This person's records named by the given events (what an alert rests on)."""
+        wanted = set(event_ids)
+        return frozenset(
+            p.record_id
+            for f in self.named
+            if f.event_id in wanted
+            for p in people_of(f)
+            if p.record_id in self.cluster.members
+        )
 
     def flag_active_on(self, day: date) -> bool:
         """Some vulnerability flag of this person was active on ``day``."""
@@ -150,6 +170,7 @@ def person_views(
                 tenancies=tuple(f for f in named if isinstance(f, TenancyFact)),
                 all_reports=reports,
                 newest=max(fact_time(f) for f in named),
+                named=tuple(named),
             )
         )
     return views

@@ -63,6 +63,11 @@ async def _alerts(request: Request, audience: Audience) -> list[AlertEnvelope]:
     return sorted(unique.values(), key=lambda a: a.time, reverse=True)
 
 
+def _event_ids(alert: AlertEnvelope) -> frozenset[str]:
+    """The events an alert counted: they say whose case it is when namesakes share its subject."""
+    return frozenset(e for incident in alert.data.incidents for e in incident.event_ids)
+
+
 async def _alert_for(request: Request, case_id: str, audience: Audience) -> AlertEnvelope:
     for alert in await _alerts(request, audience):
         if case_id_for_alert(alert.id) == case_id:
@@ -141,7 +146,9 @@ async def case_view(request: Request, user: LeadUser, case_id: str) -> Response:
     alert = await _alert_for(request, case_id, viewer.audience)
     service = casework_service(request)
     try:
-        case = await service.open_case(alert.subject, viewer, (alert.id,))
+        case = await service.open_case(
+            alert.subject, viewer, (alert.id,), event_ids=_event_ids(alert)
+        )
     except CaseNotFoundError as error:
         raise HTTPException(404, str(error)) from None
     record = case_record(await service.casework(case_id), case_id, viewer.audience, service.keys)
@@ -241,7 +248,7 @@ async def bundle(request: Request, user: LeadUser, case_id: str) -> Response:
     except ValueError:
         raise HTTPException(400, "Select the application the bundle supports") from None
     _case, pdf = await casework_service(request).evidence_bundle(
-        alert.subject, viewer, application, alert.area, (alert.id,)
+        alert.subject, viewer, application, alert.area, (alert.id,), event_ids=_event_ids(alert)
     )
     name = f"evidence-bundle-{application.value}-{case_id[5:13]}.pdf"
     return Response(
