@@ -53,6 +53,13 @@ class PartitionTransactions:
         self._client_config = dict(client_config or {})
         self._max_request_size = max_request_size
         self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
+        # A rebalance may revoke a partition while its transaction is in flight; stopping the
+        # producer under it would leave the commit waiting for ever, so each partition's
+        # commit and release take turns.
+        self._locks: dict[TopicPartition, asyncio.Lock] = {}
+
+    def _lock(self, tp: TopicPartition) -> asyncio.Lock:
+        return self._locks.setdefault(tp, asyncio.Lock())
 
     async def _producer(self, tp: TopicPartition) -> AIOKafkaProducer:
         producer = self._producers.get(tp)
@@ -82,26 +89,41 @@ class PartitionTransactions:
         nothing becomes visible; the partition's producer is discarded (it may be fenced or in
         an unknown transaction state) and the caller must read the whole run again.
         """
-        producer = await self._producer(tp)
-        try:
-            async with producer.transaction():
-                for out in outputs:
-                    sent = await producer.send(
-                        out.topic, out.value, key=out.key, headers=list(out.headers)
-                    )
-                    sent.add_done_callback(_retrieved)
-                await producer.send_offsets_to_transaction({tp: offset + 1}, self._group_id)
-        except BaseException:
-            await self.release([tp])
-            raise
+        async with self._lock(tp):
+            producer = await self._producer(tp)
+            try:
+                async with producer.transaction():
+                    for out in outputs:
+                        sent = await producer.send(
+                            out.topic, out.value, key=out.key, headers=list(out.headers)
+                        )
+                        sent.add_done_callback(_retrieved)
+                    await producer.send_offsets_to_transaction({tp: offset + 1}, self._group_id)
+            except BaseException:
+                await self._discard(tp)
+                raise
+
+    async def settle(self, tp: TopicPartition) -> None:
+        """Make sure no earlier transaction of ``tp`` is still undecided.
+
+        After a commit failed, the broker may yet have committed it (the answer was lost) or
+        still be aborting it. Starting the partition's producer completes whatever its
+        transactional id left open, so once this returns the group's committed offset is final.
+        """
+        async with self._lock(tp):
+            await self._producer(tp)
+
+    async def _discard(self, tp: TopicPartition) -> None:
+        producer = self._producers.pop(tp, None)
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
 
     async def release(self, partitions: Sequence[TopicPartition]) -> None:
         """Stop the producers of partitions this instance no longer handles."""
         for tp in partitions:
-            producer = self._producers.pop(tp, None)
-            if producer is not None:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
+            async with self._lock(tp):
+                await self._discard(tp)
 
     async def stop(self) -> None:
         """Stop every producer (open transactions are aborted by the next owner)."""
