@@ -77,6 +77,7 @@ class NormaliserService:
     settings: Settings
     transactions: PartitionTransactions
     client_config: dict[str, Any]
+    handler: BatchHandler
     name: str = "normaliser"
 
     async def restore(self) -> int:
@@ -200,6 +201,7 @@ def build_normaliser(
         settings=settings,
         transactions=transactions,
         client_config=client_config,
+        handler=handler,
         name=actor,
     )
 
