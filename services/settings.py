@@ -6,6 +6,8 @@ Environment variables, in one place:
 - ``ASBX_KEYS_DIR`` — local key directory (generated at first run, never committed).
 - ``ASBX_AGREEMENTS_FILE`` — data-sharing agreements.
 - ``ASBX_MAX_MESSAGE_BYTES`` — largest partner message a normaliser will parse.
+- ``ASBX_NORMALISER_BATCH_RECORDS`` / ``ASBX_NORMALISER_BATCH_BYTES`` — most partner records
+  (and bytes of them) a normaliser commits in one Kafka transaction.
 - ``ASBX_LOG_FORMAT`` (json / console / auto) and ``ASBX_LOG_LEVEL``.
 - the web UI's own (users, state, audit archive, alerts topic): ``services/web/settings.py``.
 - ``ASBX_HTTP_PORT`` — port of the ``/livez``, ``/readyz`` and ``/metrics`` endpoint of the
@@ -39,5 +41,11 @@ class Settings(BaseSettings):
     )
     max_message_bytes: int = Field(
         default=1024 * 1024, ge=1024, validation_alias="ASBX_MAX_MESSAGE_BYTES"
+    )
+    normaliser_batch_records: int = Field(
+        default=250, ge=1, le=10_000, validation_alias="ASBX_NORMALISER_BATCH_RECORDS"
+    )
+    normaliser_batch_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, validation_alias="ASBX_NORMALISER_BATCH_BYTES"
     )
     http_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="ASBX_HTTP_PORT")

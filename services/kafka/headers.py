@@ -34,26 +34,33 @@ def cloudevent_headers(event: CanonicalEvent, traceparent: str | None) -> dict[s
     return headers
 
 
+def _lenient(record: Any) -> Any:
+    headers = [
+        (name, (value or b"").decode("utf-8", errors="replace").encode())
+        for name, value in (record.headers or ())
+    ]
+    return dataclasses.replace(record, headers=headers)
+
+
 async def lenient_parser(
     record: Any, original: Callable[[Any], Awaitable[StreamMessage[Any]]]
 ) -> StreamMessage[Any]:
     """FastStream parser for partner records: header values that are not UTF-8 are replaced.
 
     FastStream's default parser decodes every header strictly; one bad byte would fail before the
-    handler runs, and the record would be redelivered for ever.
+    handler runs, and the record would be redelivered for ever. A batch subscriber hands over a
+    tuple of records; each is treated alike.
     """
-    headers = [
-        (name, (value or b"").decode("utf-8", errors="replace").encode())
-        for name, value in (record.headers or ())
-    ]
-    return await original(dataclasses.replace(record, headers=headers))
+    if isinstance(record, tuple):
+        return await original(tuple(_lenient(r) for r in record))
+    return await original(_lenient(record))
 
 
-async def raw_decoder(message: StreamMessage[Any], _original: Any = None) -> bytes:
+async def raw_decoder(message: StreamMessage[Any], _original: Any = None) -> bytes | list[bytes]:
     """FastStream decoder that never interprets the body: partner bytes go to the adapter as-is.
 
     FastStream's default decoder parses ``application/json`` bodies before the handler runs, so a
     partner's broken JSON would fail outside the handler and be redelivered for ever instead of
-    being rejected with a reason.
+    being rejected with a reason. (For a batch, the body is the list of record values.)
     """
     return message.body

@@ -1,10 +1,12 @@
-"""The Kafka edge of a partner normaliser: one FastStream subscriber on the inbound topic.
+"""The Kafka edge of a partner normaliser: one FastStream batch subscriber on the inbound topic.
 
-The handler is small on purpose: turn the record into an :class:`InboundRecord`, let the pure
-pipeline decide, let the emitter say which records that makes. Those records and the input
-offset are committed in one Kafka transaction (``AckPolicy.MANUAL``: FastStream never commits on
-its own), so a crash or ``kill -9`` at any point yields each output once or not at all; if the
-transaction fails the record is sought back and retried, never skipped.
+The handler is small on purpose: turn each record of a poll into an :class:`InboundRecord`, let
+the pure pipeline decide (:mod:`services.normalise.batch`), let the emitter say which records
+that makes. Per partition, a run of records (bounded in records and bytes) has its outputs and
+its last input offset committed in one Kafka transaction (``AckPolicy.MANUAL``: FastStream never
+commits on its own), so a crash or ``kill -9`` at any point yields each output once or not at
+all. If a run's transaction fails, the partition is sought back to the run's first record and
+the whole run is read again, never skipped. The partitions of one poll commit side by side.
 
 The FastStream publishers are declared for the AsyncAPI document (they are the service's
 published contract); the records themselves go through the partition's transactional producer.
@@ -12,7 +14,6 @@ published contract); the records themselves go through the partition's transacti
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +34,12 @@ from services.kafka.headers import lenient_parser, raw_decoder
 from services.kafka.seen_store import KafkaSeenStore
 from services.kafka.transactions import PartitionTransactions
 from services.kafka.waiting import wait_for_kafka
+from services.normalise.batch import BatchLimits, BatchNormaliser
 from services.normalise.emitter import OutcomeEmitter
-from services.normalise.outcome import Accepted, InboundRecord
+from services.normalise.handler import BatchHandler
 from services.normalise.pipeline import Normaliser
 from services.normalise.port import PartnerAdapter
+from services.normalise.seen import PendingSeen
 from services.observability.metrics import NormaliserMeter
 from services.protection.keys import LocalKeyStore
 from services.settings import Settings
@@ -46,8 +49,9 @@ __all__ = ["NormaliserService", "build_normaliser", "normaliser_group"]
 
 log = structlog.get_logger(__name__)
 
-#: Pause before reading a record again after its transaction failed (e.g. the broker restarts).
-RETRY_SECONDS = 1.0
+#: How long a poll waits for records (FastStream also sleeps this long after an empty poll,
+#: so it bounds the wait a record arriving at an idle normaliser can have).
+POLL_MS = 20
 
 
 class _ReleaseRevoked(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -73,6 +77,7 @@ class NormaliserService:
     settings: Settings
     transactions: PartitionTransactions
     client_config: dict[str, Any]
+    handler: BatchHandler
     name: str = "normaliser"
 
     async def restore(self) -> int:
@@ -87,7 +92,7 @@ class NormaliserService:
         await self.broker.start()
 
     async def stop(self) -> None:
-        """Stop consuming (the record in hand is finished first), then the producers."""
+        """Stop consuming (the batch in hand is finished first), then the producers."""
         await self.broker.stop()
         await self.transactions.stop()
 
@@ -138,6 +143,7 @@ def build_normaliser(
         AUDIT.name, title=f"{partner}:audit", description=AUDIT.purpose, schema=AuditRecord
     )
     seen = KafkaSeenStore(seen_topic(partner))
+    pending = PendingSeen(seen)
     transactions = PartitionTransactions(
         settings.kafka_bootstrap_servers,
         group_id,
@@ -148,7 +154,7 @@ def build_normaliser(
         adapter,
         keys=LocalKeyStore(settings.keys_dir),
         agreements=AgreementFile(settings.agreements_file),
-        seen=seen,
+        seen=pending,
         max_message_bytes=settings.max_message_bytes,
     )
     meter = NormaliserMeter(f"normaliser-{partner}")
@@ -161,11 +167,19 @@ def build_normaliser(
         seen_topic=seen.topic,
     )
 
+    limits = BatchLimits(settings.normaliser_batch_records, settings.normaliser_batch_bytes)
+    handler = BatchHandler(
+        BatchNormaliser(normaliser, emitter, pending), transactions, meter, limits
+    )
+
     @broker.subscriber(
         inbound_topic(partner),
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
+        batch=True,
+        max_records=limits.max_records,
+        batch_timeout_ms=POLL_MS,
         listener=_ReleaseRevoked(transactions),
         max_partition_fetch_bytes=MAX_RECORD_BYTES,
         fetch_max_bytes=MAX_RECORD_BYTES * 2,
@@ -176,38 +190,8 @@ def build_normaliser(
     )
     async def normalise(msg: KafkaMessage) -> None:
         raw = msg.raw_message
-        assert not isinstance(raw, tuple)  # single-record subscriber, never a batch
-        record = InboundRecord(
-            topic=raw.topic,
-            partition=raw.partition,
-            offset=raw.offset,
-            key=raw.key,
-            value=msg.body,
-            headers=dict(msg.headers),
-        )
-        structlog.contextvars.clear_contextvars()
-        with meter.handling(record.topic) as observe:
-            outcome = normaliser.process(record)
-            try:
-                outputs = emitter.outputs(outcome)
-            except Exception as exc:  # e.g. an event that cannot be serialised: poison
-                outcome = normaliser.failed(record, exc)
-                outputs = emitter.outputs(outcome)
-            observe(outcome)
-            tp = TopicPartition(raw.topic, raw.partition)
-            try:
-                await transactions.commit(tp, raw.offset, outputs)
-            except Exception:
-                meter.commit_failed()
-                normaliser.not_committed()
-                log.exception("normaliser.commit_failed", retry_in=RETRY_SECONDS)
-                await msg.nack()  # read this record again: nothing of it became visible
-                await asyncio.sleep(RETRY_SECONDS)
-                return
-            meter.published(outputs)
-        if isinstance(outcome, Accepted):
-            seen.remember(outcome.message_key, outcome.seen_entry)
-        emitter.report(outcome)
+        records = raw if isinstance(raw, tuple) else (raw,)
+        await handler.handle(records, msg.batch_headers or [msg.headers], msg.consumer)
 
     app = FastStream(broker, logger=None)
     service = NormaliserService(
@@ -217,6 +201,7 @@ def build_normaliser(
         settings=settings,
         transactions=transactions,
         client_config=client_config,
+        handler=handler,
         name=actor,
     )
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["InMemorySeenStore", "SeenEntry", "SeenStore", "message_key"]
+__all__ = ["InMemorySeenStore", "PendingSeen", "SeenEntry", "SeenStore", "message_key"]
 
 
 def message_key(partner: str, message_id: str) -> str:
@@ -79,3 +80,47 @@ class InMemorySeenStore:
     async def put(self, key: str, entry: SeenEntry) -> None:
         """Record ``entry``."""
         self.remember(key, entry)
+
+
+class PendingSeen:
+    """A seen store that also knows the messages accepted in transactions not yet committed.
+
+    A normaliser commits a batch of partner messages in one transaction, so a message id can
+    arrive twice before the first copy is committed. The pipeline reads through this overlay:
+    the second copy is then a redelivery (or a reused id) exactly as if it came in a later poll.
+    Entries are *held* while their transaction is open, moved to the durable store when it
+    commits (:meth:`settle`) and forgotten when it does not (:meth:`drop`), so an aborted attempt
+    never makes its messages look already handled.
+    """
+
+    def __init__(self, store: InMemorySeenStore) -> None:
+        self._store = store
+        self._pending: dict[str, SeenEntry] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def get(self, key: str) -> SeenEntry | None:
+        """The held entry for ``key``, else the committed one."""
+        pending = self._pending.get(key)
+        return pending if pending is not None else self._store.get(key)
+
+    def hold(self, key: str, entry: SeenEntry) -> None:
+        """Note an accepted message whose transaction is still open."""
+        self._pending[key] = entry
+
+    def settle(self, keys: Iterable[str]) -> None:
+        """Their transaction committed: remember them for good."""
+        for key in keys:
+            entry = self._pending.pop(key, None)
+            if entry is not None:
+                self._store.remember(key, entry)
+
+    def drop(self, keys: Iterable[str]) -> None:
+        """Their transaction failed: forget them (the messages will be read again)."""
+        for key in keys:
+            self._pending.pop(key, None)
+
+    async def put(self, key: str, entry: SeenEntry) -> None:
+        """Record ``entry`` in the durable store directly."""
+        await self._store.put(key, entry)

@@ -3,14 +3,13 @@
 Metrics live in the process-wide default registry and carry a ``service`` label, so several
 services in one process (the demo, the integration tests) share one ``/metrics`` page without
 clashing. Handlers stay small: publishers are wrapped to count what goes out, and a normaliser
-handler records one outcome per record through :meth:`NormaliserMeter.handling`.
+records each record's arrival, outcome and commit through :class:`NormaliserMeter`, one
+record at a time even though records are committed in batches.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from aiokafka import ConsumerRecord
@@ -77,18 +76,21 @@ class NormaliserMeter:
             OUTCOMES.labels(service, outcome)  # exported as 0 before the first message
         READY.labels(service).set(0)
 
-    @contextmanager
-    def handling(self, topic: str) -> Iterator[Callable[[Outcome], None]]:
-        """Time the block and count its input; the block reports its outcome to the callable."""
+    def received(self, topic: str) -> None:
+        """Count one record taken from ``topic``."""
         MESSAGES_IN.labels(self.service, topic).inc()
-        started = time.perf_counter()
-        try:
-            yield self._observe
-        except Exception:
-            ERRORS.labels(self.service, "handler").inc()
-            raise
-        finally:
-            PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+
+    def decided(self, outcome: Outcome) -> None:
+        """Count what the pipeline made of one record."""
+        self._observe(outcome)
+
+    def settled(self, started: float) -> None:
+        """One record's outputs were committed; ``started`` is its ``perf_counter`` at arrival."""
+        PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+
+    def handler_failed(self) -> None:
+        """Count a batch the handler could not finish (its records are read again)."""
+        ERRORS.labels(self.service, "handler").inc()
 
     def published(self, outputs: list[Output]) -> None:
         """Count records committed to their topics (after the transaction succeeded)."""

@@ -58,6 +58,8 @@ class RunResult:
     raw_per_s: float
     asbx_per_s: float
     alerts: int
+    #: Partner messages per second through the normalisers alone (committed input).
+    normalised_per_s: float = 0.0
     latency_rate: float = 0.0
     latency_alerts: int = 0
     latency_ms: dict[str, float] = field(default_factory=dict)
@@ -113,16 +115,21 @@ def services(
                 proc.kill()
 
 
-async def _wait_done(bootstrap: str, correlator_id: str, timeout: float) -> None:
-    """Until the normalisers have committed all input and the correlator has caught up."""
+async def _wait_done(bootstrap: str, correlator_id: str, timeout: float) -> float:
+    """Until the normalisers have committed all input and the correlator has caught up.
+
+    Returns when (``time.monotonic()``) the normalisers had committed all their input.
+    """
     groups = {f"asbx-{p.value}-normaliser": inbound_topic(p.value) for p in Partner}
     deadline = time.monotonic() + timeout
     while await group_lag(bootstrap, groups):
         if time.monotonic() > deadline:
             raise TimeoutError("normalisers did not finish")
         await asyncio.sleep(0.2)
+    normalised = time.monotonic()
     service = build_correlator(bootstrap, CorrelatorSettings(ASBX_CORRELATOR_ID=correlator_id))  # type: ignore[call-arg]
     await caught_up(service, timeout=max(1.0, deadline - time.monotonic()))
+    return normalised
 
 
 class AlertWatch:
@@ -201,12 +208,16 @@ async def one_run(args: argparse.Namespace, run: int, bootstrap: str) -> RunResu
         await watch.start()
         began = time.monotonic()
         await publish(bootstrap, load)
-        await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
+        normalised = await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
         took = time.monotonic() - began
         result = RunResult(len(load), len(load) / raw_s, len(load) / took, watch.count)
-        _say(f"run {run}: raw {result.raw_per_s:.0f}/s, asbx {result.asbx_per_s:.1f}/s")
+        result.normalised_per_s = len(load) / (normalised - began)
+        _say(
+            f"run {run}: raw {result.raw_per_s:.0f}/s, asbx {result.asbx_per_s:.1f}/s "
+            f"(normalisers alone {result.normalised_per_s:.1f}/s)"
+        )
         if slow:
-            rate = result.asbx_per_s / 2
+            rate = args.latency_rate or result.asbx_per_s / 2
             sent = await publish(bootstrap, slow, rate=rate)
             await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
             await asyncio.sleep(0.5)
@@ -231,15 +242,17 @@ def report(results: list[RunResult]) -> None:
     """Print each run and the medians."""
     _say("")
     _say(
-        f"{'run':>3} {'msgs':>6} {'raw/s':>8} {'asbx/s':>8} {'ratio':>6} {'alerts':>6} "
+        f"{'run':>3} {'msgs':>6} {'raw/s':>8} {'asbx/s':>8} {'norm/s':>7} {'ratio':>6} "
+        f"{'alerts':>6} "
         f"{'rate':>6} {'p50ms':>7} {'p95ms':>7} {'p99ms':>7}  peak RSS MB"
     )
     for i, r in enumerate(results):
         lat = r.latency_ms
         rss = " ".join(f"{k}={v:.0f}" for k, v in r.peak_rss_mb.items())
         _say(
-            f"{i:>3} {r.messages:>6} {r.raw_per_s:>8.0f} {r.asbx_per_s:>8.1f} {r.ratio:>6.1%} "
-            f"{r.alerts:>6} {r.latency_rate:>6.1f} {lat.get('p50', 0):>7.0f} "
+            f"{i:>3} {r.messages:>6} {r.raw_per_s:>8.0f} {r.asbx_per_s:>8.1f} "
+            f"{r.normalised_per_s:>7.1f} {r.ratio:>6.1%} {r.alerts:>6} {r.latency_rate:>6.1f} "
+            f"{lat.get('p50', 0):>7.0f} "
             f"{lat.get('p95', 0):>7.0f} {lat.get('p99', 0):>7.0f}  {rss}"
         )
     if len(results) > 1:
@@ -271,6 +284,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--latency-messages", type=int, default=1500)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--latency-rate",
+        type=float,
+        default=0.0,
+        help="publish the latency population at this rate (default: half the measured rate)",
+    )
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--broker-home", default="var/bench-kafka")
     parser.add_argument("--port", type=int, default=37092)

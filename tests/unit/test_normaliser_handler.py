@@ -1,0 +1,131 @@
+"""The batch handler's failure paths, with a fake consumer and fake transactions (no Kafka)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import ConsumerRecord, TopicPartition
+
+from services.normalise import handler as handler_module
+from services.normalise.batch import BatchLimits, BatchNormaliser
+from services.normalise.emitter import OutcomeEmitter
+from services.normalise.handler import BatchHandler
+from services.normalise.pipeline import Normaliser
+from services.normalise.seen import InMemorySeenStore, PendingSeen
+from services.observability.metrics import NormaliserMeter
+from services.protection.keys import LocalKeyStore
+from services.sharing.agreements import load
+from services.streams.engine import Output
+from tests.unit.test_pipeline import TinyAdapter
+
+TOPIC = "asbx.inbound.police.v1"
+TP = TopicPartition(TOPIC, 0)
+
+
+class FakeConsumer:
+    """Where the handler seeks, and the group's committed offset."""
+
+    def __init__(self) -> None:
+        self.seeks: list[int] = []
+        self.committed_offset: int | None = None
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TP}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append(offset)
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return self.committed_offset
+
+
+class FakeTransactions:
+    """Commits into a list; the first commit can fail before or after taking effect."""
+
+    def __init__(self, consumer: FakeConsumer, fail: str = "") -> None:
+        self.consumer = consumer
+        self.fail = fail
+        self.visible: list[Output] = []
+        self.settled = 0
+
+    async def commit(self, tp: TopicPartition, offset: int, outputs: Iterable[Output]) -> None:
+        run = list(outputs)
+        fail, self.fail = self.fail, ""
+        if fail == "before":
+            raise ConnectionError("coordinator away")
+        self.visible.extend(run)
+        self.consumer.committed_offset = offset + 1
+        if fail == "after":
+            raise TimeoutError("the answer was lost")
+
+    async def settle(self, tp: TopicPartition) -> None:
+        self.settled += 1
+
+
+def records(*ids: str) -> list[ConsumerRecord[Any, Any]]:
+    return [
+        ConsumerRecord(
+            TOPIC, 0, offset, 0, 0, None, json.dumps({"id": i, "victim": "Lee"}).encode(), None,
+            0, 0, [],
+        )
+        for offset, i in enumerate(ids)
+    ]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handler_module, "RETRY_SECONDS", 0.0)
+
+
+def handler_for(tmp_path: Path, transactions: FakeTransactions) -> BatchHandler:
+    pending = PendingSeen(InMemorySeenStore())
+    normaliser = Normaliser(
+        TinyAdapter(),
+        keys=LocalKeyStore(tmp_path / "keys"),
+        agreements=load,
+        seen=pending,
+        max_message_bytes=1 << 20,
+    )
+    emitter = OutcomeEmitter("normaliser:police", "canonical", "rejected", "audit", "seen")
+    batches = BatchNormaliser(normaliser, emitter, pending)
+    return BatchHandler(batches, transactions, NormaliserMeter("unit-batch"), BatchLimits(2))
+
+
+def canonical(transactions: FakeTransactions) -> list[bytes]:
+    return [o.value for o in transactions.visible if o.topic == "canonical"]
+
+
+async def test_a_failed_commit_rewinds_to_the_run_and_the_retry_publishes_once(
+    tmp_path: Path,
+) -> None:
+    """Runs of two: the second run fails, the partition goes back to its first record."""
+    consumer = FakeConsumer()
+    transactions = FakeTransactions(consumer)
+    handler = handler_for(tmp_path, transactions)
+    batch = records("A", "B", "C", "D", "E")
+    assert await handler.handle(batch[:2], [{}] * 2, consumer)
+    transactions.fail = "before"
+    assert not await handler.handle(batch[2:], [{}] * 3, consumer)
+    assert consumer.seeks == [2]
+    assert await handler.handle(batch[2:], [{}] * 3, consumer)
+    assert transactions.settled == 1
+    assert len(canonical(transactions)) == 5
+    assert len(set(canonical(transactions))) == 5
+
+
+async def test_a_commit_that_took_effect_despite_an_error_is_not_published_again(
+    tmp_path: Path,
+) -> None:
+    """The broker committed but the answer was lost: the re-read skips the committed records."""
+    consumer = FakeConsumer()
+    transactions = FakeTransactions(consumer, fail="after")
+    handler = handler_for(tmp_path, transactions)
+    batch = records("A", "B", "C")
+    assert not await handler.handle(batch, [{}] * 3, consumer)
+    assert consumer.seeks == [0]
+    assert await handler.handle(batch, [{}] * 3, consumer)
+    assert len(canonical(transactions)) == 3, "a committed run was published twice"
