@@ -141,12 +141,12 @@ class KeyedRules(Generic[S]):
         """State → changelog bytes."""
         if isinstance(value, StreamClock):
             return json.dumps({"stream_time": value.at.isoformat() if value.at else None}).encode()
-        return value.to_json().encode()
+        return value.to_bytes()
 
     def decode(self, raw: bytes) -> S | StreamClock:
         """Changelog bytes → state."""
         if raw.startswith(b'{"stream_time"'):
             at = json.loads(raw)["stream_time"]
             return StreamClock(datetime.fromisoformat(at) if at else None)
-        state: S = self._type.from_json(raw)
+        state: S = self._type.from_bytes(raw)
         return state
