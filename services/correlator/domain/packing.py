@@ -197,7 +197,7 @@ def _plain(value: Any, tp: Any, tokens: _Tokens) -> Any:  # noqa: PLR0911 - one 
             return _plain(value, options[0], tokens)
         index = next(i for i, m in enumerate(options) if isinstance(value, m))
         return [index, *_plain(value, options[index], tokens)]
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return [_plain(getattr(value, name), ftp, tokens) for name, ftp in _fields(tp)]
     if isinstance(tp, type) and issubclass(tp, Enum):
         return ENUM_TABLES[tp].index(value.value)
@@ -232,8 +232,8 @@ def _typed(data: Any, tp: Any) -> Any:  # noqa: PLR0911 - one case per type
         if len(options) == 1:
             return _typed(data, options[0])
         return _typed(data[1:], options[data[0]])
-    if dataclasses.is_dataclass(tp):
-        fields = _fields(tp)  # type: ignore[arg-type]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        fields = _fields(tp)
         return tp(**{name: _typed(v, ftp) for (name, ftp), v in zip(fields, data, strict=True)})
     if isinstance(tp, type) and issubclass(tp, Enum):
         return tp(ENUM_TABLES[tp][data])
