@@ -95,6 +95,12 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            log.info(
+                "stream.local_state_new",
+                path=str(self.path),
+                action="restoring this partition from the start of its changelog",
+            )
         try:
             db = self._connect()
             found = dict(db.execute("SELECT name, value FROM meta").fetchall())
