@@ -25,6 +25,7 @@ import dataclasses
 import re
 import types
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import Enum
 from functools import cache
@@ -81,6 +82,7 @@ _LITERAL_PREFIX = 255  # the prefix follows as UTF-8 instead of a code
 _UUID, _TOKEN, _TOKEN_REF = 1, 2, 3  # MessagePack extension types
 _TOKEN_TAIL = re.compile(r"[A-Za-z0-9_-]{43}\Z")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO, _ZERO = timedelta(microseconds=1), timedelta(0)
 _NONE = type(None)
 
 assert len(PREFIXES) < _LITERAL_PREFIX, "prefix codes must fit in one byte"
@@ -112,29 +114,43 @@ def _prefix_from(payload: bytes, at: int) -> str:
     return payload[at:].decode() if code == _LITERAL_PREFIX else PREFIXES[code]
 
 
+#: Last characters of a canonical 43-character encoding of 32 bytes (its 2 spare bits zero).
+_LAST = frozenset("AEIMQUYcgkosw048")
+
+
 def _token(text: str) -> tuple[str, bytes] | None:
     """(prefix, raw 32 bytes) when ``text`` ends in a keyed token that round-trips exactly."""
-    if len(text) < 43 or not _TOKEN_TAIL.match(text, len(text) - 43):
+    if len(text) < 43 or text[-1] not in _LAST or not _TOKEN_TAIL.match(text, len(text) - 43):
         return None
-    tail = text[-43:]
-    raw = base64.urlsafe_b64decode(tail + "=")
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != tail:
-        return None
-    return text[:-43], raw
+    return text[:-43], base64.urlsafe_b64decode(text[-43:] + "=")
+
+
+#: Recently packed strings → (raw token or None, prefix bytes): state re-encodes the same
+#: tokens over and over (every change to a key writes its whole state).
+_SEEN: dict[str, tuple[bytes, bytes] | None] = {}
+_SEEN_MAX = 200_000
+
+
+def _split(text: str) -> tuple[bytes, bytes] | None:
+    found = _SEEN.get(text, _SEEN)
+    if found is _SEEN:
+        token = _token(text)
+        found = None if token is None else (token[1], _prefix_bytes(token[0]))
+        if len(_SEEN) >= _SEEN_MAX:
+            _SEEN.clear()
+        _SEEN[text] = found
+    return found  # type: ignore[return-value]
 
 
 def _str(text: str, tokens: _Tokens) -> str | msgpack.ExtType:
-    found = _token(text)
+    found = _split(text)
     if found is not None:
-        prefix, raw = found
+        raw, prefix = found
         earlier = tokens.add(raw)
-        if earlier is None:
-            return msgpack.ExtType(_TOKEN, raw + _prefix_bytes(prefix))
-        if earlier < 65536:
-            ref = earlier.to_bytes(2, "big")
-            return msgpack.ExtType(_TOKEN_REF, ref + _prefix_bytes(prefix))
-        return msgpack.ExtType(_TOKEN, raw + _prefix_bytes(prefix))
-    if len(text) == 36:
+        if earlier is not None and earlier < 65536:
+            return msgpack.ExtType(_TOKEN_REF, earlier.to_bytes(2, "big") + prefix)
+        return msgpack.ExtType(_TOKEN, raw + prefix)
+    if len(text) == 36 and text[8] == "-":
         try:
             parsed = uuid.UUID(text)
         except ValueError:
@@ -157,7 +173,7 @@ def _ext_hook(tokens: _Tokens) -> Any:
             prefix = _prefix_from(payload[2:], 1)
         else:
             raise ValueError(f"unknown state extension type {code}")
-        return prefix + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return prefix + base64.urlsafe_b64encode(raw)[:-1].decode()
 
     return hook
 
@@ -186,78 +202,115 @@ def _strip(tp: Any) -> Any:
     return tp
 
 
-def _plain(value: Any, tp: Any, tokens: _Tokens) -> Any:  # noqa: PLR0911 - one case per type
+Encoder = Callable[[Any, _Tokens], Any]
+Decoder = Callable[[Any], Any]
+
+
+def _same(value: Any, _tokens: _Tokens | None = None) -> Any:
+    return value
+
+
+def _moment(value: datetime, _tokens: _Tokens) -> int | list[int]:
+    offset = value.utcoffset()
+    micros = (value - _EPOCH) // _MICRO
+    return micros if offset == _ZERO else [micros, int(offset.total_seconds())]  # type: ignore[union-attr]
+
+
+def _from_moment(data: int | list[int]) -> datetime:
+    if isinstance(data, list):
+        micros, offset = data
+        return (_EPOCH + timedelta(microseconds=micros)).astimezone(
+            timezone(timedelta(seconds=offset))
+        )
+    return _EPOCH + timedelta(microseconds=data)
+
+
+@cache
+def _encoder(tp: Any) -> Encoder:  # noqa: PLR0911 - one case per type, built once
+    """A function packing values of ``tp`` (built once per type: the hot path only calls)."""
     tp = _strip(tp)
-    if value is None:
-        return None
     members = _union(tp)
     if members is not None:
         options = [m for m in members if m is not _NONE]
         if len(options) == 1:
-            return _plain(value, options[0], tokens)
-        index = next(i for i, m in enumerate(options) if isinstance(value, m))
-        return [index, *_plain(value, options[index], tokens)]
+            inner = _encoder(options[0])
+            return lambda v, t: None if v is None else inner(v, t)
+        by_class = {cls: (i, _encoder(cls)) for i, cls in enumerate(options)}
+
+        def union(v: Any, t: _Tokens) -> Any:
+            if v is None:
+                return None
+            index, inner = by_class[type(v)]
+            return [index, *inner(v, t)]
+
+        return union
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return [_plain(getattr(value, name), ftp, tokens) for name, ftp in _fields(tp)]
+        pairs = [(name, _encoder(ftp)) for name, ftp in _fields(tp)]
+        return lambda v, t: [enc(getattr(v, name), t) for name, enc in pairs]
     if isinstance(tp, type) and issubclass(tp, Enum):
-        return ENUM_TABLES[tp].index(value.value)
+        codes = {tp(value): code for code, value in enumerate(ENUM_TABLES[tp])}
+        return lambda v, t: None if v is None else codes[v]
     if tp is datetime:
-        offset = value.utcoffset()
-        micros = (value - _EPOCH) // timedelta(microseconds=1)
-        return micros if offset == timedelta(0) else [micros, int(offset.total_seconds())]
+        return _moment
     if tp is date:
-        return value.toordinal()
+        return lambda v, t: v.toordinal()
     if tp is str:
-        return _str(value, tokens)
-    if get_origin(tp) is Literal:
-        return value
+        return _str
+    if get_origin(tp) is Literal or tp in (int, bool, float):
+        return _same
     origin, args = get_origin(tp), get_args(tp)
-    if origin in (tuple, list, set, frozenset):
-        if origin is tuple and (len(args) != 2 or args[1] is not Ellipsis):
-            return [_plain(v, a, tokens) for v, a in zip(value, args, strict=True)]
-        items = sorted(value) if origin in (set, frozenset) else value
-        return [_plain(v, args[0], tokens) for v in items]
-    if tp in (int, bool, float):
-        return value
+    if origin is tuple and (len(args) != 2 or args[1] is not Ellipsis):
+        encs = [_encoder(a) for a in args]
+        return lambda v, t: [enc(x, t) for enc, x in zip(encs, v, strict=True)]
+    if origin in (tuple, list):
+        item = _encoder(args[0])
+        return lambda v, t: [item(x, t) for x in v]
+    if origin in (set, frozenset):
+        item = _encoder(args[0])
+        return lambda v, t: [item(x, t) for x in sorted(v)]
     raise TypeError(f"state packing does not know type {tp!r}")
 
 
-def _typed(data: Any, tp: Any) -> Any:  # noqa: PLR0911 - one case per type
+@cache
+def _decoder(tp: Any) -> Decoder:  # noqa: PLR0911 - one case per type, built once
+    """A function unpacking values of ``tp``."""
     tp = _strip(tp)
-    if data is None:
-        return None
     members = _union(tp)
     if members is not None:
         options = [m for m in members if m is not _NONE]
         if len(options) == 1:
-            return _typed(data, options[0])
-        return _typed(data[1:], options[data[0]])
+            inner = _decoder(options[0])
+            return lambda d: None if d is None else inner(d)
+        decs = [_decoder(cls) for cls in options]
+        return lambda d: None if d is None else decs[d[0]](d[1:])
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        fields = _fields(tp)
-        return tp(**{name: _typed(v, ftp) for (name, ftp), v in zip(fields, data, strict=True)})
+        cls: Any = tp
+        pairs = [(name, _decoder(ftp)) for name, ftp in _fields(tp)]
+        return lambda d: cls(**{name: dec(x) for (name, dec), x in zip(pairs, d, strict=True)})
     if isinstance(tp, type) and issubclass(tp, Enum):
-        return tp(ENUM_TABLES[tp][data])
+        members_ = [tp(value) for value in ENUM_TABLES[tp]]
+        return lambda d: None if d is None else members_[d]
     if tp is datetime:
-        if isinstance(data, list):
-            micros, offset = data
-            zone = timezone(timedelta(seconds=offset))
-            return (_EPOCH + timedelta(microseconds=micros)).astimezone(zone)
-        return _EPOCH + timedelta(microseconds=data)
+        return _from_moment
     if tp is date:
-        return date.fromordinal(data)
+        return date.fromordinal
+    if get_origin(tp) is Literal or tp in (int, bool, float, str):
+        return _same
     origin, args = get_origin(tp), get_args(tp)
+    if origin is tuple and (len(args) != 2 or args[1] is not Ellipsis):
+        decs_ = [_decoder(a) for a in args]
+        return lambda d: tuple(dec(x) for dec, x in zip(decs_, d, strict=True))
     if origin in (tuple, list, set, frozenset):
-        if origin is tuple and (len(args) != 2 or args[1] is not Ellipsis):
-            return tuple(_typed(v, a) for v, a in zip(data, args, strict=True))
-        return origin(_typed(v, args[0]) for v in data)
-    return data
+        item = _decoder(args[0])
+        return lambda d: origin(item(x) for x in d)
+    raise TypeError(f"state packing does not know type {tp!r}")
 
 
 def pack(value: Any, tp: Any) -> bytes:
     """``value`` (an instance of the annotated type ``tp``) as format-2 bytes."""
-    return bytes(msgpack.packb(_plain(value, tp, _Tokens()), use_bin_type=True))
+    return bytes(msgpack.packb(_encoder(tp)(value, _Tokens()), use_bin_type=True))
 
 
 def unpack(raw: bytes, tp: Any) -> Any:
     """The ``tp`` value :func:`pack` encoded as ``raw``."""
-    return _typed(msgpack.unpackb(raw, ext_hook=_ext_hook(_Tokens()), use_list=True), tp)
+    return _decoder(tp)(msgpack.unpackb(raw, ext_hook=_ext_hook(_Tokens()), use_list=True))
