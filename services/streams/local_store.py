@@ -282,6 +282,7 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         self._db.execute("BEGIN")
         self._set_checkpoint(offset, tail)
         self._db.execute("COMMIT")
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # fold the restore's log into the file
 
     def _set_checkpoint(self, offset: int, tail: int | None) -> None:
         self._db.executemany(
