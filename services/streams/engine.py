@@ -4,7 +4,9 @@ For each batch of one input partition, in one Kafka transaction: the processor's
 the changed state (to the changelog partition matching the input partition) and the input offset.
 Either all become visible to ``read_committed`` readers or none do, so a crash at any point, even
 ``kill -9``, leaves output, state and position consistent: after restart the state is recovered
-from the changelog and processing resumes at the committed offset, with no alert lost or repeated.
+from the changelog (with ``EngineConfig.state_dir``, from a local file plus the changelog after
+its checkpoint; the file is written only after the commit, see ``local_store``) and processing
+resumes at the committed offset, with no alert lost or repeated.
 
 Each input partition gets its own transactional producer, ``transactional.id`` derived from the
 group, topic and partition. When a partition moves to another instance after a rebalance, the new
