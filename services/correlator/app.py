@@ -100,6 +100,8 @@ def build_correlator(
             group_id=f"{settings.correlator_id}.{stage}",
             dead_letter_topic=topics.dead_letter,
             client_config=client_config,
+            state_dir=settings.state_dir,
+            cache_size=settings.state_cache,
         )
 
     engines: list[TransactionalEngine[Any]] = [

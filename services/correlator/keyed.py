@@ -7,6 +7,8 @@ condition that needs time to pass without news (a CPN with no CPW after a grace 
 re-checked when the partition's stream time reaches a new day. Ordinary evaluation uses only the
 key's own facts as its clock, so keys sharing a partition never affect each other's results.
 Stream time is kept in the changelog like any state, so recovery resumes with the same clock.
+So is the list of keys waiting for that re-check: finding them by reading every state of the
+partition (as was done before the list was kept) costs minutes when the state is on disk.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ S = TypeVar("S", PersonState, PlaceState)
 
 @dataclass
 class StreamClock:
-    """The newest event time a partition has processed."""
+    """The newest event time a partition has processed, and the keys waiting for a new day."""
 
     at: datetime | None = None
+    #: Keys holding a CPN (``None``: not recorded yet, found by reading every state once).
+    waiting: set[str] | None = None
 
     def advance(self, moment: datetime) -> bool:
         """Move forward to ``moment``; True if the local day changed (time to punctuate)."""
@@ -82,7 +86,6 @@ class KeyedRules(Generic[S]):
         clock = store.get(CLOCK_KEY)
         clock = clock if isinstance(clock, StreamClock) else StreamClock()
         new_day = clock.advance(event.occurred_at)
-        store.put(CLOCK_KEY, clock)
         trace = dict(record.headers).get("traceparent")
         state = store.get(key)
         state = state if isinstance(state, self._type) else self._type(key=key)
@@ -95,6 +98,9 @@ class KeyedRules(Generic[S]):
                 InterventionType.COMMUNITY_PROTECTION_NOTICE
             ):
                 self._watch(store).add(key)
+        if clock.waiting is None or (key in self._watch(store) and key not in clock.waiting):
+            clock.waiting = set(self._watch(store))
+        store.put(CLOCK_KEY, clock)
         if new_day:
             for waiting in sorted(self._watch(store) - {key}):
                 held = store.get(waiting)
@@ -123,8 +129,12 @@ class KeyedRules(Generic[S]):
         )
 
     def _watch(self, store: PartitionStore[S | StreamClock]) -> set[str]:
-        """Keys holding a CPN, rebuilt from state after recovery, kept up to date after."""
+        """Keys holding a CPN: kept with the stream time; found in every state if not yet."""
         if store not in self._waiting:
+            clock = store.get(CLOCK_KEY)
+            if isinstance(clock, StreamClock) and clock.waiting is not None:
+                self._waiting[store] = set(clock.waiting)
+                return self._waiting[store]
             self._waiting[store] = {
                 key
                 for key, value in store.items()
@@ -140,13 +150,20 @@ class KeyedRules(Generic[S]):
     def encode(self, value: S | StreamClock) -> bytes:
         """State → changelog bytes."""
         if isinstance(value, StreamClock):
-            return json.dumps({"stream_time": value.at.isoformat() if value.at else None}).encode()
-        return value.to_json().encode()
+            clock: dict[str, object] = {"stream_time": value.at.isoformat() if value.at else None}
+            if value.waiting is not None:
+                clock["waiting"] = sorted(value.waiting)
+            return json.dumps(clock).encode()
+        return value.to_bytes()
 
     def decode(self, raw: bytes) -> S | StreamClock:
         """Changelog bytes → state."""
         if raw.startswith(b'{"stream_time"'):
-            at = json.loads(raw)["stream_time"]
-            return StreamClock(datetime.fromisoformat(at) if at else None)
-        state: S = self._type.from_json(raw)
+            clock = json.loads(raw)
+            at, waiting = clock["stream_time"], clock.get("waiting")
+            return StreamClock(
+                datetime.fromisoformat(at) if at else None,
+                None if waiting is None else set(waiting),
+            )
+        state: S = self._type.from_bytes(raw)
         return state

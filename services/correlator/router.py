@@ -50,8 +50,8 @@ class MentionRouter:
 
     def encode(self, value: RecordRoutes) -> bytes:
         """Routes → changelog bytes."""
-        return value.to_json().encode()
+        return value.to_bytes()
 
     def decode(self, raw: bytes) -> RecordRoutes:
         """Changelog bytes → routes."""
-        return RecordRoutes.from_json(raw)
+        return RecordRoutes.from_bytes(raw)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import ALERTS, CANONICAL_EVENTS
 from services.correlator.domain.policy import DEFAULT_POLICY_FILE
+from services.settings import REPO_ROOT
 
 __all__ = ["CorrelatorSettings"]
 
@@ -33,3 +34,15 @@ class CorrelatorSettings(BaseSettings):
     input_topic: str = Field(default=CANONICAL_EVENTS.name, validation_alias="ASBX_CANONICAL_TOPIC")
     alerts_topic: str = Field(default=ALERTS.name, validation_alias="ASBX_ALERTS_TOPIC")
     partitions: int = Field(default=CANONICAL_EVENTS.partitions, ge=1, le=256)
+    #: Local state files (one SQLite file per stage and partition, checkpointed against the
+    #: changelog); an empty value keeps state in memory and restores it in full on start.
+    state_dir: Path | None = Field(
+        default=REPO_ROOT / "var" / "state", validation_alias="ASBX_STATE_DIR"
+    )
+    #: Decoded states each stage partition keeps in memory (the rest stay on disk).
+    state_cache: int = Field(default=2_000, ge=0, validation_alias="ASBX_STATE_CACHE")
+
+    @field_validator("state_dir", mode="before")
+    @classmethod
+    def _empty_is_memory(cls, value: object) -> object:
+        return None if value == "" else value

@@ -5,6 +5,10 @@ holds the state of input partition *p*. It is written in the same transaction as
 the input offsets, and read back with ``read_committed``, so recovered state always matches the
 committed input position: nothing is counted twice and nothing is lost. Compaction keeps one
 record per key, so recovery reads the current state, not six months of input.
+
+A :class:`~services.streams.local_store.LocalPartitionStore` already holds the state up to its
+checkpoint, so :func:`catch_up` reads only the changelog after it (see that module for why the
+file can lag the changelog but never lead it, and when it is wiped and rebuilt instead).
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from deploy.kafka_client import client_config_from_env
+from services.streams.local_store import LocalPartitionStore, record_crc
 from services.streams.store import PartitionStore
 
-__all__ = ["restore_partition"]
+__all__ = ["catch_up", "restore_partition"]
+
+log = structlog.get_logger(__name__)
 
 V = TypeVar("V")
 
@@ -52,6 +60,82 @@ async def restore_partition(
                     value = None if record.value is None else decode(record.value)
                     store.load(record.key.decode(), value)
                     count += 1
+        return count
+    finally:
+        await consumer.stop()
+
+
+async def catch_up(
+    bootstrap: str,
+    changelog_topic: str,
+    store: LocalPartitionStore[V],
+    client_config: dict[str, Any] | None = None,
+) -> int:
+    """Bring a local store up to the end of its changelog partition; records read.
+
+    Reads from the file's checkpoint; wipes the file first (full restore) when the changelog no
+    longer matches it: ended before the checkpoint, starts after it, or holds another record
+    just before it. Values go to the file as they are, without decoding.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        **(client_config if client_config is not None else client_config_from_env()),
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(changelog_topic, store.partition)
+        consumer.assign([tp])
+        begin = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]  # last stable offset
+        checkpoint = store.checkpoint
+        if checkpoint.offset > end or (checkpoint.offset and checkpoint.offset < begin):
+            store.reset(
+                f"changelog {changelog_topic}/{store.partition} spans offsets {begin}-{end}, "
+                f"the local checkpoint is at {checkpoint.offset}: truncated or recreated"
+            )
+            checkpoint = store.checkpoint
+        # Start at the record the file ends with, to check it is the same (when still there).
+        checking = checkpoint.offset > begin and checkpoint.tail is not None
+        consumer.seek(tp, checkpoint.offset - 1 if checking else max(checkpoint.offset, begin))
+        count, last = 0, None
+        while await consumer.position(tp) < end:
+            batch = (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
+            rows: list[tuple[str, bytes | None]] = []
+            for record in batch:
+                if record.key is None:
+                    continue
+                if checking:
+                    checking = False
+                    if record.offset == checkpoint.offset - 1:
+                        if record_crc(record.key, record.value) != checkpoint.tail:
+                            store.reset(
+                                f"changelog {changelog_topic}/{store.partition} holds another "
+                                f"record at {record.offset} than the local file: recreated"
+                            )
+                            consumer.seek(tp, begin)
+                            checkpoint = store.checkpoint
+                            rows = []
+                            break
+                        continue  # already in the file
+                rows.append((record.key.decode(), record.value))
+                last = record
+            if rows:
+                store.load_encoded(rows)
+                count += len(rows)
+        if last is not None:
+            store.restored(last.offset + 1, record_crc(last.key, last.value))
+        log.info(
+            "stream.local_state_caught_up",
+            changelog=changelog_topic,
+            partition=store.partition,
+            from_offset=checkpoint.offset,
+            to_offset=end,
+            records=count,
+        )
         return count
     finally:
         await consumer.stop()

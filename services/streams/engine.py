@@ -4,7 +4,9 @@ For each batch of one input partition, in one Kafka transaction: the processor's
 the changed state (to the changelog partition matching the input partition) and the input offset.
 Either all become visible to ``read_committed`` readers or none do, so a crash at any point, even
 ``kill -9``, leaves output, state and position consistent: after restart the state is recovered
-from the changelog and processing resumes at the committed offset, with no alert lost or repeated.
+from the changelog (with ``EngineConfig.state_dir``, from a local file plus the changelog after
+its checkpoint; the file is written only after the commit, see ``local_store``) and processing
+resumes at the committed offset, with no alert lost or repeated.
 
 Each input partition gets its own transactional producer, ``transactional.id`` derived from the
 group, topic and partition. When a partition moves to another instance after a rebalance, the new
@@ -20,6 +22,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
@@ -27,7 +30,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 
 from services.kafka.waiting import backoff_delays
-from services.streams.changelog import restore_partition
+from services.streams.changelog import catch_up, restore_partition
+from services.streams.local_store import LocalPartitionStore, record_crc
 from services.streams.store import PartitionStore
 
 __all__ = ["EngineConfig", "Output", "Processor", "TransactionalEngine"]
@@ -77,6 +81,10 @@ class EngineConfig:
     dead_letter_topic: str
     max_records: int = 500
     client_config: dict[str, Any] = field(default_factory=dict)
+    #: Where each partition's state is kept on disk (``None``: in memory, restored in full).
+    state_dir: Path | None = None
+    #: Decoded values each on-disk partition keeps in memory.
+    cache_size: int = 20_000
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
@@ -143,14 +151,7 @@ class TransactionalEngine(Generic[V]):
                     **self.config.client_config,
                 )
                 await producer.start()  # fences any previous owner of this partition
-                store: PartitionStore[V] = PartitionStore(tp.partition)
-                restored = await restore_partition(
-                    self.config.bootstrap,
-                    self.config.changelog_topic,
-                    store,
-                    self.processor.decode,
-                    self.config.client_config,
-                )
+                store, restored = await self._restore(tp.partition)
                 self._producers[tp.partition] = producer
                 self._stores[tp.partition] = store
                 log.info(
@@ -161,11 +162,45 @@ class TransactionalEngine(Generic[V]):
                     changelog_records=restored,
                 )
 
+    async def _restore(self, partition: int) -> tuple[PartitionStore[V], int]:
+        """A partition's state as of its changelog's end, and the changelog records read."""
+        if self.config.state_dir is None:
+            store: PartitionStore[V] = PartitionStore(partition)
+            restored = await restore_partition(
+                self.config.bootstrap,
+                self.config.changelog_topic,
+                store,
+                self.processor.decode,
+                self.config.client_config,
+            )
+            return store, restored
+        local = LocalPartitionStore(
+            partition,
+            self.config.state_dir / f"{self.config.changelog_topic}-{partition}.sqlite",
+            self.config.changelog_topic,
+            encode=self.processor.encode,
+            decode=self.processor.decode,
+            cache_size=self.config.cache_size,
+        )
+        try:
+            restored = await catch_up(
+                self.config.bootstrap, self.config.changelog_topic, local, self.config.client_config
+            )
+        except BaseException:
+            local.close()
+            raise
+        return local, restored
+
+    def _drop_store(self, partition: int) -> None:
+        store = self._stores.pop(partition, None)
+        if isinstance(store, LocalPartitionStore):
+            store.close()
+
     async def _release(self, revoked: list[TopicPartition]) -> None:
         async with self._lock:
             for tp in revoked:
                 self._unrecovered.pop(tp, None)
-                self._stores.pop(tp.partition, None)
+                self._drop_store(tp.partition)
                 producer = self._producers.pop(tp.partition, None)
                 if producer is not None:
                     await producer.stop()
@@ -203,15 +238,30 @@ class TransactionalEngine(Generic[V]):
                         out.topic, out.value, key=out.key, headers=list(out.headers)
                     )
                     sent.add_done_callback(_retrieved)
-            for key, value in store.take_dirty():
-                encoded = None if value is None else self.processor.encode(value)
-                sent = await producer.send(
+            changes = (
+                store.take_encoded()
+                if isinstance(store, LocalPartitionStore)
+                else [
+                    (key, None if value is None else self.processor.encode(value))
+                    for key, value in store.take_dirty()
+                ]
+            )
+            last: asyncio.Future[Any] | None = None
+            for key, encoded in changes:
+                last = await producer.send(
                     self.config.changelog_topic, encoded, key=key.encode(), partition=tp.partition
                 )
-                sent.add_done_callback(_retrieved)
+                last.add_done_callback(_retrieved)
             await producer.send_offsets_to_transaction(
                 {tp: records[-1].offset + 1}, self.config.group_id
             )
+        if isinstance(store, LocalPartitionStore):
+            # Only now, after the commit: the file may lag the changelog, never lead it.
+            if last is None:
+                store.committed(None, None)
+            else:
+                key, encoded = changes[-1]
+                store.committed(last.result().offset + 1, record_crc(key.encode(), encoded))
         for record in records:
             self._poison.pop((tp.partition, record.offset), None)
         self.processed += len(records)
@@ -244,14 +294,8 @@ class TransactionalEngine(Generic[V]):
 
     async def _recover(self, tp: TopicPartition) -> None:
         """After a failed transaction: state back to the changelog, position back to the commit."""
-        store: PartitionStore[V] = PartitionStore(tp.partition)
-        await restore_partition(
-            self.config.bootstrap,
-            self.config.changelog_topic,
-            store,
-            self.processor.decode,
-            self.config.client_config,
-        )
+        self._drop_store(tp.partition)  # its cached values may hold the failed batch's changes
+        store, _ = await self._restore(tp.partition)
         self._stores[tp.partition] = store
         assert self._consumer is not None
         committed = await self._consumer.committed(tp)
@@ -332,4 +376,5 @@ class TransactionalEngine(Generic[V]):
                 with contextlib.suppress(Exception):
                     await producer.stop()
             self._producers.clear()
-            self._stores.clear()
+            for partition in list(self._stores):
+                self._drop_store(partition)

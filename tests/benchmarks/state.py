@@ -1,35 +1,52 @@
 """Correlator state per tracked subject, and recovery after ``kill -9`` with that state.
 
-The state layer is driven directly (no normalisers, no broker): synthetic canonical events
-(``tests/correlator/builders``: real contracts, well-formed tokens) go through the same
-processors the correlator runs, router → person rules → place rules, into in-memory partition
-stores partitioned as Kafka would partition them. One subject is one person of the population:
-most report one incident at home, 5% are repeat victims with three, 10% name a perpetrator.
-Reported: resident memory growth per subject, and changelog bytes per subject (key + encoded
-value of every stored key: what the compacted changelog topics hold after compaction).
+A *sample* of subjects is driven through the state layer directly (no normalisers, no broker):
+synthetic canonical events (``tests/correlator/builders``: real contracts, well-formed tokens)
+go through the same processors the correlator runs, router → person rules → place rules, into
+in-memory partition stores partitioned as Kafka would partition them. One subject is one person
+of the population: most report one incident at home, 5% are repeat victims with three, 10% name
+a perpetrator. Reported for the sample: resident memory growth per subject of those in-memory
+stores.
 
-With ``--recovery`` the changelogs are then written to an empty local broker, the correlator
-runs as a subprocess (``asbx serve correlator``) and is killed with SIGKILL; the time from
-restart until it has processed a new canonical event (``services.correlator.progress.caught_up``)
-is the recovery time.
+Driving a million subjects through the processors takes over half an hour here, so larger
+populations are built from the sample's changelog records: ``--subjects`` / ``--sample`` copies
+of them, each copy with every keyed token and event id replaced (a keyed hash of the original
+and the copy number, so links inside a copy stay links: shared homes, named perpetrators).
+Values keep the sample's exact shapes and sizes; person and place keys go to the partition the
+new key hashes to; a route stays in its sample partition (its canonical subject is not in the
+record). Reported: changelog bytes per subject (key + value of every stored key: what the
+compacted changelog topics hold after compaction).
 
-    python -m tests.benchmarks.state --subjects 100000 --recovery
+With ``--recovery`` the changelogs are written to an empty local broker (plain, committed
+records, as compaction would leave them) and the correlator runs as a subprocess (``asbx serve
+correlator``, state files under ``var/bench/state-store``): first start with no files (a full
+restore), ``kill -9``, restart on the files (changelog tail only), ``kill -9`` again, files
+deleted, restart (full restore). Each is timed from the process start until a new canonical
+event has been processed by every stage (``services.correlator.progress.caught_up``). Reported
+with it: the correlator's peak resident memory and the state files' bytes per subject.
+
+    python -m tests.benchmarks.state --subjects 1000000 --sample 20000 --recovery
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import gc
+import hashlib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgpack
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.partitioner import DefaultPartitioner
 
@@ -39,9 +56,10 @@ from deploy.kafka_client import client_config_from_env
 from deploy.security.apply import ensure_local_acls
 from deploy.topics import ensure_topics
 from services.correlator.app import build_correlator
+from services.correlator.domain.packing import _TOKEN, _UUID
 from services.correlator.domain.policy import load_policy
 from services.correlator.domain.state import PersonState, PlaceState
-from services.correlator.keyed import KeyedRules
+from services.correlator.keyed import CLOCK_KEY, KeyedRules
 from services.correlator.progress import caught_up
 from services.correlator.router import MentionRouter
 from services.correlator.settings import CorrelatorSettings
@@ -155,7 +173,57 @@ class StateLayer:
         ]
 
 
-async def _load_changelogs(bootstrap: str, correlator_id: str, layer: StateLayer) -> int:
+Record = tuple[str, int, bytes, bytes]  # stage, partition, key, value
+
+
+class Copies:
+    """The sample's changelog records, copied with new tokens and event ids per copy."""
+
+    def __init__(self, layer: StateLayer) -> None:
+        self.sample = [
+            (stage, partition, key, value)
+            for stage in layer.stages
+            for partition, key, value in layer.changelog(stage)
+        ]
+
+    def records(self, copies: int) -> Iterator[Record]:
+        """Copy 0 is the sample itself; the partition clocks are written once."""
+        for n in range(copies):
+            salt = n.to_bytes(4, "big")
+            for stage, partition, key, value in self.sample:
+                if n == 0:
+                    yield stage, partition, key, value
+                elif key != CLOCK_KEY.encode():
+                    new_key = _new_key(key, salt)
+                    where = partition if stage == "routes" else _partition(new_key)
+                    yield stage, where, new_key, _new_value(value, salt)
+
+
+def _new(raw: bytes, salt: bytes) -> bytes:
+    return hashlib.blake2b(raw, digest_size=len(raw), key=salt).digest()
+
+
+def _new_key(key: bytes, salt: bytes) -> bytes:
+    prefix, token = key[:-43], key[-43:]
+    raw = base64.urlsafe_b64decode(token + b"=")
+    return prefix + base64.urlsafe_b64encode(_new(raw, salt))[:-1]
+
+
+def _new_value(value: bytes, salt: bytes) -> bytes:
+    """A format-2 record with every token and UUID replaced, structure and sizes unchanged."""
+
+    def hook(code: int, data: bytes) -> msgpack.ExtType:
+        if code == _TOKEN:
+            return msgpack.ExtType(code, _new(data[:32], salt) + data[32:])
+        if code == _UUID:
+            return msgpack.ExtType(code, _new(data, salt))
+        return msgpack.ExtType(code, data)
+
+    body = msgpack.unpackb(value[2:], ext_hook=hook)
+    return value[:2] + msgpack.packb(body, use_bin_type=True)
+
+
+async def _load_changelogs(bootstrap: str, correlator_id: str, records: Iterable[Record]) -> int:
     topics = CorrelatorTopics(correlator_id, PARTITIONS)
     await ensure_topics(bootstrap)
     await ensure_topics(bootstrap, topics.specs())
@@ -171,17 +239,14 @@ async def _load_changelogs(bootstrap: str, correlator_id: str, layer: StateLayer
     sent = 0
     try:
         futures = []
-        for stage in layer.stages:
-            for partition, key, value in layer.changelog(stage):
-                futures.append(
-                    await producer.send(
-                        topics.changelog(stage), value, key=key, partition=partition
-                    )
-                )
-                sent += 1
-                if len(futures) >= 20000:
-                    await asyncio.gather(*futures)
-                    futures = []
+        for stage, partition, key, value in records:
+            futures.append(
+                await producer.send(topics.changelog(stage), value, key=key, partition=partition)
+            )
+            sent += 1
+            if len(futures) >= 20000:
+                await asyncio.gather(*futures)
+                futures = []
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -207,29 +272,45 @@ async def _probe(bootstrap: str, index: int, people: int) -> None:
         await producer.stop()
 
 
-async def recovery(args: argparse.Namespace, layer: StateLayer) -> None:
+def _bytes_under(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+async def recovery(args: argparse.Namespace, copies: Copies, subjects: int) -> None:
     """Load the state into a broker, run, kill -9, restart, time the catch-up."""
     broker = BenchBroker(REPO / args.broker_home, args.port)
     bootstrap = broker.start()
     correlator_id = "bench-state"
+    state_dir = REPO / "var" / "bench" / "state-store"
+    shutil.rmtree(state_dir, ignore_errors=True)
     try:
         began = time.monotonic()
-        records = await _load_changelogs(bootstrap, correlator_id, layer)
+        records = await _load_changelogs(bootstrap, correlator_id, copies.records(args.copies))
         _say(f"changelogs: {records} records written in {time.monotonic() - began:.1f} s")
         env = env_for(bootstrap, REPO / "var" / "bench" / "keys-state", correlator_id)
+        env["ASBX_STATE_DIR"] = "" if args.in_memory else str(state_dir)
         service = build_correlator(bootstrap, CorrelatorSettings(ASBX_CORRELATOR_ID=correlator_id))  # type: ignore[call-arg]
         log = (REPO / "var" / "bench" / "state-correlator.log").open("wb")
-        for attempt in ("first start", "after kill -9", "after kill -9"):
-            await _probe(bootstrap, attempt.__hash__() % args.subjects, args.subjects)
+        attempts = ["first start, no state files", "after kill -9, state files present"]
+        attempts += ["after kill -9, state files present", "after kill -9, state files deleted"]
+        for n, attempt in enumerate(attempts):
+            if attempt.endswith("deleted"):
+                shutil.rmtree(state_dir, ignore_errors=True)
+            await _probe(bootstrap, (n * 7919) % args.sample, args.sample)
             began = time.monotonic()
             proc = subprocess.Popen(  # noqa: ASYNC220 - one start per attempt, timed around it
                 [str(ASBX), "serve", "correlator"], env=env, stdout=log, stderr=subprocess.STDOUT
             )
-            await caught_up(service, timeout=900)
+            await caught_up(service, timeout=1800)
             took = time.monotonic() - began
+            files = _bytes_under(state_dir) if state_dir.exists() else 0
+            wal = sum(f.stat().st_size for f in state_dir.glob("*-wal"))
             _say(
                 f"{attempt}: caught up {took:.1f} s after start; "
-                f"correlator peak RSS {_peak_rss_mb(proc.pid):.0f} MB"
+                f"correlator peak RSS {_peak_rss_mb(proc.pid):.0f} MB "
+                f"({_peak_rss_mb(proc.pid) * 1024 * 1024 / subjects:.0f} B/subject); "
+                f"state files {files / 1e6:.0f} MB ({files / subjects:.0f} B/subject, "
+                f"{wal / 1e6:.0f} MB of it write-ahead log)"
             )
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -245,16 +326,21 @@ def main() -> None:
     """Build the state, print its size, optionally time recovery."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subjects", type=int, default=100_000)
+    parser.add_argument("--sample", type=int, default=20_000, help="subjects driven for real")
     parser.add_argument("--recovery", action="store_true")
+    parser.add_argument("--in-memory", action="store_true", help="no state files (as before)")
     parser.add_argument("--broker-home", default="var/bench-kafka")
     parser.add_argument("--port", type=int, default=37092)
     args = parser.parse_args()
+    args.sample = min(args.sample, args.subjects)
+    args.copies = max(1, args.subjects // args.sample)
+    subjects = args.copies * args.sample
     rng = random.Random(11)
     layer = StateLayer()
     gc.collect()
     rss0, began, events = _rss_mb(), time.process_time(), 0
-    for index in range(args.subjects):
-        for event in subject_events(index, rng, args.subjects):
+    for index in range(args.sample):
+        for event in subject_events(index, rng, args.sample):
             layer.feed(event)
             events += 1
         if index and index % 50_000 == 0:
@@ -263,19 +349,32 @@ def main() -> None:
     gc.collect()
     rss = _rss_mb() - rss0
     keys = {stage: sum(len(s) for s in stores) for stage, stores in layer.stores.items()}
-    sizes = {stage: sum(len(k) + len(v) for _, k, v in layer.changelog(stage)) for stage in keys}
-    total = sum(sizes.values())
-    _say(f"subjects {args.subjects}, canonical events {events}, alerts {layer.alerts}")
+    _say(f"sample {args.sample} subjects, canonical events {events}, alerts {layer.alerts}")
     _say(f"state layer: {took:.0f} s CPU, {events / took:.0f} events per CPU-second")
-    _say("keys per stage: " + ", ".join(f"{k}={v}" for k, v in keys.items()))
+    _say("sample keys per stage: " + ", ".join(f"{k}={v}" for k, v in keys.items()))
+    _say(f"sample in-memory stores: {rss:.0f} MB, {rss * 1024 * 1024 / args.sample:.0f} B/subject")
+    copies = Copies(layer)
+    del layer
+    gc.collect()
+    sizes = dict.fromkeys(keys, 0)
+    count = dict.fromkeys(keys, 0)
+    began = time.process_time()
+    for stage, _partition, key, value in copies.records(args.copies):
+        sizes[stage] += len(key) + len(value)
+        count[stage] += 1
+    _say(
+        f"{subjects} subjects ({args.copies} copies of the sample, "
+        f"{time.process_time() - began:.0f} s CPU to copy): "
+        + ", ".join(f"{k}={v}" for k, v in count.items())
+        + " keys"
+    )
     _say(
         "changelog bytes per subject: "
-        + ", ".join(f"{k}={v / args.subjects:.0f}" for k, v in sizes.items())
-        + f", total={total / args.subjects:.0f}"
+        + ", ".join(f"{k}={v / subjects:.0f}" for k, v in sizes.items())
+        + f", total={sum(sizes.values()) / subjects:.0f}"
     )
-    _say(f"resident memory growth: {rss:.0f} MB, {rss * 1024 * 1024 / args.subjects:.0f} B/subject")
     if args.recovery:
-        asyncio.run(recovery(args, layer))
+        asyncio.run(recovery(args, copies, subjects))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pydantic import TypeAdapter
 
 from services.correlator.domain.facts import Fact
+from services.correlator.domain.packing import pack, unpack
 from services.correlator.domain.policy import AreaPolicy
 from services.correlator.domain.rules import place_key
 from services.correlator.domain.views import people_of
@@ -47,17 +48,34 @@ class RecordRoutes:
         self.place.update(place_keys(fact, policy))
         return tuple(sorted(self.person)), tuple(sorted(self.place))
 
+    def to_bytes(self) -> bytes:
+        """Compact bytes for the changelog (``packing`` format 2, after a header)."""
+        routes = _Routes(self.record_key, sorted(self.person), sorted(self.place))
+        return _HEADER + pack(routes, _Routes)
+
     def to_json(self) -> str:
-        """JSON for the changelog."""
+        """Readable JSON (the form written before format 2, still read)."""
         return _ROUTES.dump_json(
             _Routes(self.record_key, sorted(self.person), sorted(self.place))
         ).decode()
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> RecordRoutes:
-        """Restore from :meth:`to_json` output."""
-        routes = _ROUTES.validate_json(text)
+    def from_bytes(cls, raw: str | bytes) -> RecordRoutes:
+        """Restore from :meth:`to_bytes` or :meth:`to_json` output."""
+        data = raw.encode() if isinstance(raw, str) else raw
+        if data[:1] == b"{":
+            routes = _ROUTES.validate_json(data)
+        elif data[: len(_HEADER)] == _HEADER:
+            routes = unpack(data[len(_HEADER) :], _Routes)
+        else:
+            raise ValueError(
+                f"changelog record of routes starts {data[:2]!r}, not a format this version "
+                "reads (JSON or format 2). Operator action: run the version that wrote it, or "
+                "rebuild this state by replaying the canonical topics."
+            )
         return cls(routes.record_key, set(routes.person), set(routes.place))
+
+    from_json = from_bytes
 
 
 @dataclass
@@ -68,3 +86,5 @@ class _Routes:
 
 
 _ROUTES = TypeAdapter(_Routes)
+#: First bytes of a format-2 routes record: a letter and the format.
+_HEADER = b"R\x02"

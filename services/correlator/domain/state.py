@@ -25,14 +25,20 @@ from pydantic import TypeAdapter
 
 from services.correlator.domain.alerts import AlertDraft, RaisedAlert, alert_event
 from services.correlator.domain.facts import Fact, FactUnion
+from services.correlator.domain.packing import pack, unpack
 from services.correlator.domain.policy import AreaPolicy
 from services.correlator.domain.rules import evaluate_people, evaluate_place
 from services.correlator.domain.views import current_facts
 
-__all__ = ["STATE_FORMAT", "PersonState", "PlaceState", "alert_event", "evaluate"]
+__all__ = ["JSON_FORMAT", "STATE_FORMAT", "PersonState", "PlaceState", "alert_event", "evaluate"]
 
-#: Version of the changelog JSON; bump it (and migrate in ``from_json``) on any change.
-STATE_FORMAT = 1
+#: Version of the changelog bytes (``to_bytes``); bump it (and migrate in ``_load``) on any
+#: change to the state's fields or to ``packing``'s tables.
+STATE_FORMAT = 2
+#: The readable JSON form (``to_json``), format 1: still read from changelogs written before 2.
+JSON_FORMAT = 1
+#: First byte of a format-2 record (JSON records start with ``{``); the format byte follows.
+_HEADER = b"S"
 
 
 @dataclass
@@ -70,24 +76,46 @@ class _KeyedState:
         for draft in drafts:
             self.raised[draft.alert_id] = RaisedAlert.of(draft)
 
-    def _snapshot(self, kind: Literal["person", "place"], unlinked: list[tuple[str, str]]) -> str:
-        snapshot = _Snapshot(
-            format=STATE_FORMAT,
+    def _snapshot(
+        self, kind: Literal["person", "place"], unlinked: list[tuple[str, str]], fmt: int
+    ) -> _Snapshot:
+        return _Snapshot(
+            format=fmt,
             kind=kind,
             key=self.key,
             facts=[self.facts[e] for e in sorted(self.facts)],
             raised=[self.raised[a] for a in sorted(self.raised)],
             unlinked=sorted(unlinked),
         )
-        return _SNAPSHOT.dump_json(snapshot).decode()
+
+    def _bytes(self, kind: Literal["person", "place"], unlinked: list[tuple[str, str]]) -> bytes:
+        snapshot = self._snapshot(kind, unlinked, STATE_FORMAT)
+        return _HEADER + bytes([STATE_FORMAT]) + pack(snapshot, _Snapshot)
+
+    def _json(self, kind: Literal["person", "place"], unlinked: list[tuple[str, str]]) -> str:
+        return _SNAPSHOT.dump_json(self._snapshot(kind, unlinked, JSON_FORMAT)).decode()
 
 
-def _load(text: str | bytes, kind: str) -> _Snapshot:
-    snapshot = _SNAPSHOT.validate_json(text)
-    if snapshot.format != STATE_FORMAT or snapshot.kind != kind:
+def _load(raw: str | bytes, kind: str) -> _Snapshot:
+    """Either form of a changelog record; anything else is refused, never guessed at."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if data[:1] == b"{":
+        snapshot = _SNAPSHOT.validate_json(data)
+        expected = JSON_FORMAT
+    elif data[:1] == _HEADER and data[1:2] == bytes([STATE_FORMAT]):
+        snapshot = unpack(data[2:], _Snapshot)
+        expected = STATE_FORMAT
+    else:
+        found = data[1] if data[:1] == _HEADER and len(data) > 1 else "unknown"
+        raise ValueError(
+            f"changelog record is {kind} state in format {found}, this version reads formats "
+            f"{JSON_FORMAT} (JSON) and {STATE_FORMAT}. Operator action: run the version that "
+            "wrote it, or rebuild this state by replaying the canonical topics."
+        )
+    if snapshot.format != expected or snapshot.kind != kind:
         raise ValueError(
             f"changelog record is {snapshot.kind} state format {snapshot.format}, expected "
-            f"{kind} format {STATE_FORMAT}. Operator action: rebuild this state by replaying "
+            f"{kind} format {expected}. Operator action: rebuild this state by replaying "
             "the canonical topics."
         )
     return snapshot
@@ -107,14 +135,18 @@ class PersonState(_KeyedState):
         self.unlinked.add(pair)
         return True
 
+    def to_bytes(self) -> bytes:
+        """Deterministic compact bytes for the changelog (format 2, see ``packing``)."""
+        return self._bytes("person", list(self.unlinked))
+
     def to_json(self) -> str:
-        """Deterministic JSON for the changelog."""
-        return self._snapshot("person", list(self.unlinked))
+        """Deterministic readable JSON (format 1)."""
+        return self._json("person", list(self.unlinked))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> PersonState:
-        """Restore from :meth:`to_json` output."""
-        snap = _load(text, "person")
+    def from_bytes(cls, raw: str | bytes) -> PersonState:
+        """Restore from :meth:`to_bytes` or :meth:`to_json` output."""
+        snap = _load(raw, "person")
         return cls(
             key=snap.key,
             facts={f.event_id: f for f in snap.facts},
@@ -122,24 +154,32 @@ class PersonState(_KeyedState):
             unlinked=set(snap.unlinked),
         )
 
+    from_json = from_bytes
+
 
 @dataclass
 class PlaceState(_KeyedState):
     """Facts and alerts for one linked location."""
 
+    def to_bytes(self) -> bytes:
+        """Deterministic compact bytes for the changelog (format 2, see ``packing``)."""
+        return self._bytes("place", [])
+
     def to_json(self) -> str:
-        """Deterministic JSON for the changelog."""
-        return self._snapshot("place", [])
+        """Deterministic readable JSON (format 1)."""
+        return self._json("place", [])
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> PlaceState:
-        """Restore from :meth:`to_json` output."""
-        snap = _load(text, "place")
+    def from_bytes(cls, raw: str | bytes) -> PlaceState:
+        """Restore from :meth:`to_bytes` or :meth:`to_json` output."""
+        snap = _load(raw, "place")
         return cls(
             key=snap.key,
             facts={f.event_id: f for f in snap.facts},
             raised={r.alert_id: r for r in snap.raised},
         )
+
+    from_json = from_bytes
 
 
 def evaluate(

@@ -1,0 +1,316 @@
+"""Compact, deterministic binary encoding of state dataclasses (changelog format 2).
+
+JSON state spent most of its bytes on things that carry no information: field names repeated
+in every fact, keyed tokens written as 43 base64 characters plus their kind (``name_dob:…``),
+the same token written several times in one record (the state key, a facet's block and its
+keys), ISO timestamps and enum names. This encoding is driven by the type annotations:
+
+* a dataclass is a positional MessagePack array of its fields, in declaration order
+  (``Literal`` discriminator fields are left out; a union of dataclasses is ``[index, ...]``);
+* ``datetime`` is microseconds since the epoch (``[micros, offset seconds]`` off UTC);
+  ``date`` is its proleptic ordinal; enums are their index in :data:`ENUM_TABLES`;
+* a string ending in a 32-byte keyed token (43 base64url characters) is the raw token with its
+  prefix as a code from :data:`PREFIXES`; a token seen earlier in the same record is a back
+  reference; a canonical UUID string is its 16 bytes. Everything else stays a string.
+
+Nothing is dropped or added: state holds tokens and metadata only, and so does its encoding.
+The tables are part of format 2: change one (or an enum they list) and the format changes
+(``tests/correlator/test_packing.py`` pins them).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import re
+import types
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone
+from enum import Enum
+from functools import cache
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import msgpack
+
+from contracts.vocab import (
+    AlertRule,
+    AsbCategory,
+    InterventionType,
+    Partner,
+    PersonRole,
+    RiskLevel,
+    TokenKind,
+    VictimType,
+)
+
+__all__ = ["ENUM_TABLES", "PREFIXES", "pack", "unpack"]
+
+#: Enums as small integers: their members in declaration order, as format 2 fixed them.
+ENUM_TABLES: dict[type[Enum], tuple[str, ...]] = {
+    enum: tuple(member.value for member in enum)
+    for enum in (
+        AlertRule,
+        AsbCategory,
+        InterventionType,
+        Partner,
+        PersonRole,
+        RiskLevel,
+        TokenKind,
+        VictimType,
+    )
+}
+
+#: Record kinds of ``fact_from_event`` record keys, with the token kind of their reference.
+_RECORD_KINDS = (
+    ("incident", TokenKind.INCIDENT_REF),
+    ("intervention", TokenKind.INTERVENTION_REF),
+    ("flag_raised", TokenKind.FLAG_REF),
+    ("flag_ended", TokenKind.FLAG_REF),
+    ("referral", TokenKind.REFERRAL_REF),
+)
+#: Prefixes of token strings (token kinds, partner person ids, record keys), as one-byte codes.
+PREFIXES: tuple[str, ...] = (
+    "",
+    *(f"{kind.value}:" for kind in TokenKind),
+    *(f"{p.value}:{k.value}:" for p in Partner for k in TokenKind),
+    *(f"{p.value}:{rk}:{k.value}:" for p in Partner for rk, k in _RECORD_KINDS),
+)
+_PREFIX_CODE = {prefix: code for code, prefix in enumerate(PREFIXES)}
+_LITERAL_PREFIX = 255  # the prefix follows as UTF-8 instead of a code
+
+_UUID, _TOKEN, _TOKEN_REF = 1, 2, 3  # MessagePack extension types
+_TOKEN_TAIL = re.compile(r"[A-Za-z0-9_-]{43}\Z")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO, _ZERO = timedelta(microseconds=1), timedelta(0)
+_NONE = type(None)
+
+assert len(PREFIXES) < _LITERAL_PREFIX, "prefix codes must fit in one byte"
+
+
+class _Tokens:
+    """The tokens of one record in order of first appearance (encoding and decoding alike)."""
+
+    def __init__(self) -> None:
+        self.index: dict[bytes, int] = {}
+        self.seen: list[bytes] = []
+
+    def add(self, raw: bytes) -> int | None:
+        """Remember ``raw``; its earlier position if it was already seen."""
+        if raw in self.index:
+            return self.index[raw]
+        self.index[raw] = len(self.seen)
+        self.seen.append(raw)
+        return None
+
+
+def _prefix_bytes(prefix: str) -> bytes:
+    code = _PREFIX_CODE.get(prefix)
+    return bytes([code]) if code is not None else bytes([_LITERAL_PREFIX]) + prefix.encode()
+
+
+def _prefix_from(payload: bytes, at: int) -> str:
+    code = payload[0]
+    return payload[at:].decode() if code == _LITERAL_PREFIX else PREFIXES[code]
+
+
+#: Last characters of a canonical 43-character encoding of 32 bytes (its 2 spare bits zero).
+_LAST = frozenset("AEIMQUYcgkosw048")
+
+
+def _token(text: str) -> tuple[str, bytes] | None:
+    """(prefix, raw 32 bytes) when ``text`` ends in a keyed token that round-trips exactly."""
+    if len(text) < 43 or text[-1] not in _LAST or not _TOKEN_TAIL.match(text, len(text) - 43):
+        return None
+    return text[:-43], base64.urlsafe_b64decode(text[-43:] + "=")
+
+
+#: Recently packed strings → (raw token or None, prefix bytes): state re-encodes the same
+#: tokens over and over (every change to a key writes its whole state).
+_SEEN: dict[str, tuple[bytes, bytes] | None] = {}
+_SEEN_MAX = 200_000
+
+
+def _split(text: str) -> tuple[bytes, bytes] | None:
+    found = _SEEN.get(text, _SEEN)
+    if found is _SEEN:
+        token = _token(text)
+        found = None if token is None else (token[1], _prefix_bytes(token[0]))
+        if len(_SEEN) >= _SEEN_MAX:
+            _SEEN.clear()
+        _SEEN[text] = found
+    return found  # type: ignore[return-value]
+
+
+def _str(text: str, tokens: _Tokens) -> str | msgpack.ExtType:
+    found = _split(text)
+    if found is not None:
+        raw, prefix = found
+        earlier = tokens.add(raw)
+        if earlier is not None and earlier < 65536:
+            return msgpack.ExtType(_TOKEN_REF, earlier.to_bytes(2, "big") + prefix)
+        return msgpack.ExtType(_TOKEN, raw + prefix)
+    if len(text) == 36 and text[8] == "-":
+        try:
+            parsed = uuid.UUID(text)
+        except ValueError:
+            return text
+        if str(parsed) == text:
+            return msgpack.ExtType(_UUID, parsed.bytes)
+    return text
+
+
+def _ext_hook(tokens: _Tokens) -> Any:
+    def hook(code: int, payload: bytes) -> str:
+        if code == _UUID:
+            return str(uuid.UUID(bytes=payload))
+        if code == _TOKEN:
+            raw = payload[:32]
+            tokens.add(raw)
+            prefix = _prefix_from(payload[32:], 1)
+        elif code == _TOKEN_REF:
+            raw = tokens.seen[int.from_bytes(payload[:2], "big")]
+            prefix = _prefix_from(payload[2:], 1)
+        else:
+            raise ValueError(f"unknown state extension type {code}")
+        return prefix + base64.urlsafe_b64encode(raw)[:-1].decode()
+
+    return hook
+
+
+@cache
+def _fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(name, type) of the fields a dataclass encodes (``Literal`` defaults, the
+    discriminators, left out: the union index says which class it is)."""
+    hints = get_type_hints(cls)
+    return tuple(
+        (f.name, hints[f.name])
+        for f in dataclasses.fields(cls)
+        if not (get_origin(hints[f.name]) is Literal and f.default is not dataclasses.MISSING)
+    )
+
+
+def _union(tp: Any) -> tuple[Any, ...] | None:
+    origin = get_origin(tp)
+    return get_args(tp) if origin is Union or origin is types.UnionType else None
+
+
+def _strip(tp: Any) -> Any:
+    """``Annotated[X, ...]`` → ``X``."""
+    while hasattr(tp, "__metadata__"):
+        tp = get_args(tp)[0]
+    return tp
+
+
+Encoder = Callable[[Any, _Tokens], Any]
+Decoder = Callable[[Any], Any]
+
+
+def _same(value: Any, _tokens: _Tokens | None = None) -> Any:
+    return value
+
+
+def _moment(value: datetime, _tokens: _Tokens) -> int | list[int]:
+    offset = value.utcoffset()
+    micros = (value - _EPOCH) // _MICRO
+    return micros if offset == _ZERO else [micros, int(offset.total_seconds())]  # type: ignore[union-attr]
+
+
+def _from_moment(data: int | list[int]) -> datetime:
+    if isinstance(data, list):
+        micros, offset = data
+        return (_EPOCH + timedelta(microseconds=micros)).astimezone(
+            timezone(timedelta(seconds=offset))
+        )
+    return _EPOCH + timedelta(microseconds=data)
+
+
+@cache
+def _encoder(tp: Any) -> Encoder:  # noqa: PLR0911 - one case per type, built once
+    """A function packing values of ``tp`` (built once per type: the hot path only calls)."""
+    tp = _strip(tp)
+    members = _union(tp)
+    if members is not None:
+        options = [m for m in members if m is not _NONE]
+        if len(options) == 1:
+            inner = _encoder(options[0])
+            return lambda v, t: None if v is None else inner(v, t)
+        by_class = {cls: (i, _encoder(cls)) for i, cls in enumerate(options)}
+
+        def union(v: Any, t: _Tokens) -> Any:
+            if v is None:
+                return None
+            index, inner = by_class[type(v)]
+            return [index, *inner(v, t)]
+
+        return union
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        pairs = [(name, _encoder(ftp)) for name, ftp in _fields(tp)]
+        return lambda v, t: [enc(getattr(v, name), t) for name, enc in pairs]
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        codes = {tp(value): code for code, value in enumerate(ENUM_TABLES[tp])}
+        return lambda v, t: None if v is None else codes[v]
+    if tp is datetime:
+        return _moment
+    if tp is date:
+        return lambda v, t: v.toordinal()
+    if tp is str:
+        return _str
+    if get_origin(tp) is Literal or tp in (int, bool, float):
+        return _same
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is tuple and (len(args) != 2 or args[1] is not Ellipsis):
+        encs = [_encoder(a) for a in args]
+        return lambda v, t: [enc(x, t) for enc, x in zip(encs, v, strict=True)]
+    if origin in (tuple, list):
+        item = _encoder(args[0])
+        return lambda v, t: [item(x, t) for x in v]
+    if origin in (set, frozenset):
+        item = _encoder(args[0])
+        return lambda v, t: [item(x, t) for x in sorted(v)]
+    raise TypeError(f"state packing does not know type {tp!r}")
+
+
+@cache
+def _decoder(tp: Any) -> Decoder:  # noqa: PLR0911 - one case per type, built once
+    """A function unpacking values of ``tp``."""
+    tp = _strip(tp)
+    members = _union(tp)
+    if members is not None:
+        options = [m for m in members if m is not _NONE]
+        if len(options) == 1:
+            inner = _decoder(options[0])
+            return lambda d: None if d is None else inner(d)
+        decs = [_decoder(cls) for cls in options]
+        return lambda d: None if d is None else decs[d[0]](d[1:])
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        cls: Any = tp
+        pairs = [(name, _decoder(ftp)) for name, ftp in _fields(tp)]
+        return lambda d: cls(**{name: dec(x) for (name, dec), x in zip(pairs, d, strict=True)})
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        members_ = [tp(value) for value in ENUM_TABLES[tp]]
+        return lambda d: None if d is None else members_[d]
+    if tp is datetime:
+        return _from_moment
+    if tp is date:
+        return date.fromordinal
+    if get_origin(tp) is Literal or tp in (int, bool, float, str):
+        return _same
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is tuple and (len(args) != 2 or args[1] is not Ellipsis):
+        decs_ = [_decoder(a) for a in args]
+        return lambda d: tuple(dec(x) for dec, x in zip(decs_, d, strict=True))
+    if origin in (tuple, list, set, frozenset):
+        item = _decoder(args[0])
+        return lambda d: origin(item(x) for x in d)
+    raise TypeError(f"state packing does not know type {tp!r}")
+
+
+def pack(value: Any, tp: Any) -> bytes:
+    """``value`` (an instance of the annotated type ``tp``) as format-2 bytes."""
+    return bytes(msgpack.packb(_encoder(tp)(value, _Tokens()), use_bin_type=True))
+
+
+def unpack(raw: bytes, tp: Any) -> Any:
+    """The ``tp`` value :func:`pack` encoded as ``raw``."""
+    return _decoder(tp)(msgpack.unpackb(raw, ext_hook=_ext_hook(_Tokens()), use_list=True))

@@ -1,0 +1,185 @@
+"""Compact state encoding (format 2): exact round trips, determinism, size and refusals."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contracts.vocab import TokenKind
+from services.correlator.domain.alerts import RaisedAlert
+from services.correlator.domain.facts import (
+    IncidentReport,
+    InterventionFact,
+    PersonFacet,
+    PlaceFacet,
+    ReferralFact,
+    TenancyFact,
+    VulnerabilityFact,
+)
+from services.correlator.domain.packing import ENUM_TABLES, PREFIXES, pack, unpack
+from services.correlator.domain.routing import RecordRoutes
+from services.correlator.domain.state import PersonState, PlaceState
+
+_raw = st.binary(min_size=32, max_size=32)
+_prefixes = st.sampled_from(["", "name_dob:", "police:incident:incident_ref:", "odd prefix#"])
+tokens = st.builds(
+    lambda prefix, raw: prefix + base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
+    _prefixes,
+    _raw,
+)
+texts = st.one_of(tokens, st.uuids().map(str), st.text(max_size=60))
+moments = st.builds(
+    lambda at, minutes: at.replace(tzinfo=timezone(timedelta(minutes=minutes))),
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)),
+    st.sampled_from([0, 0, 60, -330]),
+)
+dates = st.dates()
+places = st.builds(
+    PlaceFacet,
+    uprn=st.none() | tokens,
+    address=st.none() | tokens,
+    postcode=st.none() | texts,
+)
+people = st.builds(
+    PersonFacet,
+    record_id=texts,
+    block=tokens,
+    birth_year=st.none() | st.integers(1850, 2100),
+    keys=st.lists(st.tuples(st.sampled_from(TokenKind), tokens), min_size=1, max_size=5).map(tuple),
+)
+common = {"event_id": texts, "record_key": texts, "recorded_at": moments}
+facts = st.one_of(
+    st.builds(
+        IncidentReport,
+        **common,
+        incident_ref=texts,
+        occurred_at=moments,
+        reported_at=moments,
+        people=st.lists(people, max_size=3).map(tuple),
+        location=st.none() | places,
+    ),
+    st.builds(
+        InterventionFact,
+        **common,
+        issued_on=dates,
+        effective_from=dates,
+        expires_on=st.none() | dates,
+        duration_days=st.none() | st.integers(0, 10_000),
+        subject=st.none() | people,
+        premises=st.none() | places,
+        related_incidents=st.lists(texts, max_size=3).map(tuple),
+    ),
+    st.builds(VulnerabilityFact, **common, flag_ref=texts, person=people, on=dates),
+    st.builds(
+        TenancyFact,
+        **common,
+        event_type=texts,
+        effective_on=dates,
+        people=st.lists(people, max_size=2).map(tuple),
+        property=places,
+    ),
+    st.builds(ReferralFact, **common, person=people, referred_on=dates, status=texts),
+)
+raised = st.builds(
+    RaisedAlert,
+    alert_id=texts,
+    ordinal=st.integers(0, 1_000),
+    reason_code=texts,
+    subject=tokens,
+    window_start=moments,
+    window_end=moments,
+    met_at=moments,
+    event_ids=st.lists(texts, max_size=4).map(tuple),
+    scope=st.none() | texts,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(facts, max_size=4), st.lists(raised, max_size=2), tokens)
+def test_person_state_round_trips_exactly(fact_list, alerts, key) -> None:  # type: ignore[no-untyped-def]
+    """Any facts and alerts come back equal, with the same time zones, and encode identically."""
+    state = PersonState(
+        key=key,
+        facts={f.event_id: f for f in fact_list},
+        raised={a.alert_id: a for a in alerts},
+        unlinked={(key, key + "x")},
+    )
+    back = PersonState.from_bytes(state.to_bytes())
+    assert back == state
+    for fact in back.facts.values():
+        assert fact.recorded_at.utcoffset() == state.facts[fact.event_id].recorded_at.utcoffset()
+    assert back.to_bytes() == state.to_bytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(facts, max_size=3), tokens)
+def test_place_state_round_trips_and_reads_json(fact_list, key) -> None:  # type: ignore[no-untyped-def]
+    """Place state round-trips in both forms: format 2 bytes and the older JSON."""
+    state = PlaceState(key=key, facts={f.event_id: f for f in fact_list})
+    assert PlaceState.from_bytes(state.to_bytes()) == state
+    assert PlaceState.from_bytes(state.to_json().encode()) == state
+
+
+@given(st.lists(tokens, max_size=3), st.lists(tokens, max_size=2), texts)
+def test_routes_round_trip(person, place, record_key) -> None:  # type: ignore[no-untyped-def]
+    """Routes come back from format 2 and from JSON."""
+    routes = RecordRoutes(record_key, set(person), set(place))
+    assert RecordRoutes.from_bytes(routes.to_bytes()) == routes
+    assert RecordRoutes.from_bytes(routes.to_json()) == routes
+
+
+def test_repeated_tokens_are_stored_once() -> None:
+    """A token written a second time costs a back reference, not its 36 bytes."""
+    token = base64.urlsafe_b64encode(bytes(range(32))).rstrip(b"=").decode()
+    once = pack(["name_dob:" + token], list[str])
+    thrice = pack(["name_dob:" + token, "uprn:" + token, token], list[str])
+    assert len(thrice) - len(once) == 2 * 6
+    assert unpack(thrice, list[str]) == ["name_dob:" + token, "uprn:" + token, token]
+
+
+def test_uuid_and_plain_strings_round_trip() -> None:
+    """UUIDs pack to 16 bytes; non-canonical look-alikes and other text stay as written."""
+    ident = str(uuid.UUID(int=7))
+    values = [ident, ident.upper(), "x" * 43, "probe-1", ""]
+    assert unpack(pack(values, list[str]), list[str]) == values
+
+
+def test_unknown_format_is_refused_with_operator_action() -> None:
+    """A record of a newer format is refused, saying what to do, never guessed at."""
+    raw = bytearray(PersonState(key="k").to_bytes())
+    raw[1] = 9
+    with pytest.raises(ValueError, match=r"format 9.*Operator action"):
+        PersonState.from_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="Operator action"):
+        RecordRoutes.from_bytes(b"\x00garbage")
+
+
+def test_place_record_is_not_read_as_person() -> None:
+    """The kind is checked: place bytes are refused as person state."""
+    with pytest.raises(ValueError, match="place state"):
+        PersonState.from_bytes(PlaceState(key="k").to_bytes())
+
+
+def test_format_two_tables_are_pinned() -> None:
+    """Enum and prefix tables are part of format 2: changing them needs a new STATE_FORMAT."""
+    enums = repr(sorted((enum.__name__, table) for enum, table in ENUM_TABLES.items()))
+    assert len(PREFIXES) == 84
+    assert hashlib.sha256(repr(PREFIXES).encode()).hexdigest() == (
+        "3a5594c4c992d98efa6dd2d7cb39125ae1ba43c238d49dd69d7860b8c1740d68"
+    ), "prefix table changed: bump STATE_FORMAT and read format 2 with the old table"
+    assert hashlib.sha256(enums.encode()).hexdigest() == (
+        "932fe88376f45bf813c3400972625facaaebc61ac3436c02fb522afbd0d42bb3"
+    ), "an enum in ENUM_TABLES changed: bump STATE_FORMAT and read format 2 with the old table"
+
+
+def test_utc_moment_is_an_integer() -> None:
+    """A UTC time packs as one integer of microseconds."""
+    at = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    assert unpack(pack(at, datetime), datetime) == at
+    assert len(pack(at, datetime)) == 9

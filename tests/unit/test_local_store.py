@@ -1,0 +1,136 @@
+"""On-disk partition state: the PartitionStore API, commit-then-write, checkpoint and wipes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from services.streams.local_store import LocalPartitionStore, record_crc
+
+
+def _store(path: Path, cache: int = 100, partition: int = 0) -> LocalPartitionStore[dict[str, int]]:
+    return LocalPartitionStore(
+        partition,
+        path / "s.sqlite",
+        "changelog",
+        encode=lambda v: json.dumps(v, sort_keys=True).encode(),
+        decode=json.loads,
+        cache_size=cache,
+    )
+
+
+def _commit(store: LocalPartitionStore[dict[str, int]], offset: int) -> None:
+    key, raw = store.take_encoded()[-1]
+    store.committed(offset, record_crc(key.encode(), raw))
+
+
+def test_api_behaves_like_the_memory_store(tmp_path: Path) -> None:
+    """get/put/delete/len/items/take_dirty answer as the in-memory store does."""
+    store = _store(tmp_path)
+    store.put("a", {"n": 1})
+    store.put("b", {"n": 2})
+    assert store.get("a") == {"n": 1}
+    assert len(store) == 2
+    assert [k for k, _ in store.take_dirty()] == ["a", "b"]
+    store.committed(2, None)
+    store.delete("a")
+    assert store.get("a") is None
+    assert len(store) == 1
+    assert dict(store.items()) == {"b": {"n": 2}}
+    assert list(store.take_dirty()) == [("a", None)]
+
+
+def test_committed_changes_survive_reopening(tmp_path: Path) -> None:
+    """What was committed is read back from the file, with its checkpoint, no changelog needed."""
+    store = _store(tmp_path)
+    store.put("a", {"n": 1})
+    store.put("b", {"n": 2})
+    _commit(store, 7)
+    store.delete("b")
+    _commit(store, 9)
+    store.close()
+    again = _store(tmp_path)
+    assert again.get("a") == {"n": 1}
+    assert again.get("b") is None
+    assert len(again) == 1
+    assert again.checkpoint.offset == 9
+
+
+def test_uncommitted_changes_never_reach_the_file(tmp_path: Path) -> None:
+    """Taken for the changelog but not committed (kill -9 or abort): the file lags, never leads."""
+    store = _store(tmp_path)
+    store.put("a", {"n": 1})
+    _commit(store, 3)
+    store.put("a", {"n": 2})
+    store.put("c", {"n": 3})
+    store.take_encoded()  # sent in a transaction that never commits
+    store.close()
+    again = _store(tmp_path)
+    assert again.get("a") == {"n": 1}
+    assert again.get("c") is None
+    assert again.checkpoint.offset == 3
+
+
+def test_discard_forgets_a_failed_batch(tmp_path: Path) -> None:
+    """After a failed transaction the cached, changed values give way to the file's."""
+    store = _store(tmp_path)
+    store.put("a", {"n": 1})
+    _commit(store, 1)
+    value = store.get("a")
+    assert value is not None
+    value["n"] = 99  # the failed batch changed the cached object in place
+    store.put("a", value)
+    store.take_encoded()
+    store.discard()
+    assert store.get("a") == {"n": 1}
+
+
+def test_cache_is_bounded_and_evicted_values_come_back(tmp_path: Path) -> None:
+    """Only ``cache_size`` values stay decoded; the others are read from the file or the batch."""
+    store = _store(tmp_path, cache=2)
+    for n in range(5):
+        store.put(f"k{n}", {"n": n})
+    assert len(store._cache) == 2
+    assert {k: v["n"] for k, v in store.items()} == {f"k{n}": n for n in range(5)}
+    store.take_encoded()  # in flight: evicted values are still readable
+    assert [store.get(f"k{n}") for n in range(5)] == [{"n": n} for n in range(5)]
+    store.committed(5, None)
+    assert dict(store.items()) == {f"k{n}": {"n": n} for n in range(5)}
+
+
+def test_recovery_writes_encoded_records_and_checkpoint(tmp_path: Path) -> None:
+    """Changelog records load as bytes (no decoding) and set the checkpoint."""
+    store = _store(tmp_path)
+    store.load_encoded([("a", b'{"n": 1}'), ("b", b'{"n": 2}'), ("a", None)])
+    store.restored(12, 42)
+    assert dict(store.items()) == {"b": {"n": 2}}
+    assert (store.checkpoint.offset, store.checkpoint.tail) == (12, 42)
+
+
+def test_file_for_another_partition_is_wiped(tmp_path: Path) -> None:
+    """A file made for another changelog partition is not trusted: it is emptied."""
+    store = _store(tmp_path, partition=0)
+    store.put("a", {"n": 1})
+    _commit(store, 4)
+    store.close()
+    other = _store(tmp_path, partition=1)
+    assert len(other) == 0
+    assert other.checkpoint.offset == 0
+
+
+def test_corrupt_file_is_wiped(tmp_path: Path) -> None:
+    """A file that is not SQLite is replaced by an empty store (full restore follows)."""
+    (tmp_path / "s.sqlite").write_bytes(b"not a database" * 100)
+    store = _store(tmp_path)
+    assert len(store) == 0
+    assert store.checkpoint.offset == 0
+
+
+def test_reset_empties_the_store(tmp_path: Path) -> None:
+    """``reset`` drops the file's values and checkpoint."""
+    store = _store(tmp_path)
+    store.put("a", {"n": 1})
+    _commit(store, 4)
+    store.reset("test")
+    assert store.get("a") is None
+    assert store.checkpoint.offset == 0
