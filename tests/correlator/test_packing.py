@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.vocab import TokenKind
+from services.correlator.domain import packing
 from services.correlator.domain.alerts import RaisedAlert
 from services.correlator.domain.facts import (
     IncidentReport,
@@ -183,3 +184,19 @@ def test_utc_moment_is_an_integer() -> None:
     at = datetime(2026, 1, 1, 9, tzinfo=UTC)
     assert unpack(pack(at, datetime), datetime) == at
     assert len(pack(at, datetime)) == 9
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(facts, min_size=1, max_size=4), st.lists(raised, max_size=2), tokens)
+def test_remembered_fact_structures_write_the_same_bytes(fact_list, alerts, key) -> None:  # type: ignore[no-untyped-def]
+    """Facts packed before (their structure reused) give the bytes a fresh packing gives, even
+    when their tokens are first seen in a different place of the new record."""
+    earlier = PersonState(key=key, facts={f.event_id: f for f in fact_list[::-1]})
+    earlier.to_bytes()  # remembers each fact's structure
+    state = PersonState(
+        key=key, facts={f.event_id: f for f in fact_list}, raised={a.alert_id: a for a in alerts}
+    )
+    remembered = state.to_bytes()
+    packing._STRUCTURES.clear()
+    assert remembered == state.to_bytes()
+    assert PersonState.from_bytes(remembered) == state

@@ -125,7 +125,7 @@ def _token(text: str) -> tuple[str, bytes] | None:
     return text[:-43], base64.urlsafe_b64decode(text[-43:] + "=")
 
 
-#: Recently packed strings → (raw token or None, prefix bytes): state re-encodes the same
+#: Recently packed strings → (raw token, prefix bytes) or None: state re-encodes the same
 #: tokens over and over (every change to a key writes its whole state).
 _SEEN: dict[str, tuple[bytes, bytes] | None] = {}
 _SEEN_MAX = 200_000
@@ -142,14 +142,38 @@ def _split(text: str) -> tuple[bytes, bytes] | None:
     return found  # type: ignore[return-value]
 
 
-def _str(text: str, tokens: _Tokens) -> str | msgpack.ExtType:
-    found = _split(text)
-    if found is not None:
-        raw, prefix = found
+class _Token:
+    """A keyed token met while building a record's structure: (raw 32 bytes, prefix bytes).
+
+    Whether it is written whole or as a back reference depends on the tokens before it in the
+    record, so that choice is left to the packer's ``default`` hook (see :func:`pack`), which
+    meets tokens in the order they are written. Everything else in a fact's structure is
+    context-free, which is what lets :func:`_cached` reuse it.
+    """
+
+    __slots__ = ("prefix", "raw")
+
+    def __init__(self, raw: bytes, prefix: bytes) -> None:
+        self.raw, self.prefix = raw, prefix
+
+
+def _write_token(tokens: _Tokens) -> Callable[[Any], msgpack.ExtType]:
+    def default(value: Any) -> msgpack.ExtType:
+        if type(value) is not _Token:
+            raise TypeError(f"state packing cannot write {type(value).__name__}")
+        raw, prefix = value.raw, value.prefix
         earlier = tokens.add(raw)
         if earlier is not None and earlier < 65536:
             return msgpack.ExtType(_TOKEN_REF, earlier.to_bytes(2, "big") + prefix)
         return msgpack.ExtType(_TOKEN, raw + prefix)
+
+    return default
+
+
+def _str(text: str, _tokens: _Tokens | None = None) -> str | msgpack.ExtType | _Token:
+    found = _split(text)
+    if found is not None:
+        return _Token(*found)
     if len(text) == 36 and text[8] == "-":
         try:
             parsed = uuid.UUID(text)
@@ -225,6 +249,29 @@ def _from_moment(data: int | list[int]) -> datetime:
     return _EPOCH + timedelta(microseconds=data)
 
 
+#: id → (value, structure) of recently packed immutable facts and alerts. A key's whole state is
+#: written on every change, so without this a key with many facts rebuilt every fact's structure
+#: each time (most of the correlator's CPU). The value is held so its id cannot be reused.
+_STRUCTURES: dict[int, tuple[Any, list[Any]]] = {}
+_STRUCTURES_MAX = 50_000
+
+
+def _cached(build: Encoder) -> Encoder:
+    """``build``, remembered per frozen dataclass instance (its structure never changes)."""
+
+    def cached(v: Any, t: _Tokens) -> list[Any]:
+        hit = _STRUCTURES.get(id(v))
+        if hit is not None and hit[0] is v:
+            return hit[1]
+        structure: list[Any] = build(v, t)
+        if len(_STRUCTURES) >= _STRUCTURES_MAX:
+            _STRUCTURES.clear()
+        _STRUCTURES[id(v)] = (v, structure)
+        return structure
+
+    return cached
+
+
 @cache
 def _encoder(tp: Any) -> Encoder:  # noqa: PLR0911 - one case per type, built once
     """A function packing values of ``tp`` (built once per type: the hot path only calls)."""
@@ -246,7 +293,12 @@ def _encoder(tp: Any) -> Encoder:  # noqa: PLR0911 - one case per type, built on
         return union
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         pairs = [(name, _encoder(ftp)) for name, ftp in _fields(tp)]
-        return lambda v, t: [enc(getattr(v, name), t) for name, enc in pairs]
+
+        def fields(v: Any, t: _Tokens) -> list[Any]:
+            return [enc(getattr(v, name), t) for name, enc in pairs]
+
+        frozen = tp.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        return _cached(fields) if frozen else fields
     if isinstance(tp, type) and issubclass(tp, Enum):
         codes = {tp(value): code for code, value in enumerate(ENUM_TABLES[tp])}
         return lambda v, t: None if v is None else codes[v]
@@ -308,7 +360,8 @@ def _decoder(tp: Any) -> Decoder:  # noqa: PLR0911 - one case per type, built on
 
 def pack(value: Any, tp: Any) -> bytes:
     """``value`` (an instance of the annotated type ``tp``) as format-2 bytes."""
-    return bytes(msgpack.packb(_encoder(tp)(value, _Tokens()), use_bin_type=True))
+    structure = _encoder(tp)(value, _Tokens())
+    return bytes(msgpack.packb(structure, use_bin_type=True, default=_write_token(_Tokens())))
 
 
 def unpack(raw: bytes, tp: Any) -> Any:
