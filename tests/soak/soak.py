@@ -209,8 +209,11 @@ async def soak(args: argparse.Namespace) -> int:
         sent = [0]
         seconds = args.minutes * 60
         days = round(args.minutes * args.days_per_minute)
-        # Good messages for the whole run; bad ones come on top, so ask for a little less.
-        plan = messages(int(args.rate * seconds / (1 + args.bad_share)), days, args.bad_share, 7)
+        # A population somewhat larger than the run needs (its size is approximate), cut to the
+        # run: the part published spans about ``days``.
+        needed = int(args.rate * seconds) + 1
+        good = int(needed * 1.15 / (1 + args.bad_share))
+        plan = messages(good, round(days * 1.15), args.bad_share, 7)[:needed]
         print(
             f"soak: {args.minutes:g} min at {args.rate:g} msg/s, {args.bad_share:.0%} bad, "
             f"{days} simulated days, sampling every {args.sample:g} s; "
