@@ -10,6 +10,9 @@ as state keyed by ``fact.record_key``, ahead of the person and place states.
 A record's routes are needed as long as its versions can still be held by those states, so each
 remembers ``relevant_until``: the latest relevance end of its versions (``expiry.relevance_ends``
 of the version alone). :meth:`RecordRoutes.expired` says when the stream layer may forget it.
+Judged on the version alone, an incident report behind a still-active warning may outlive its
+routes in a person state; a correction moving such a report to another key then leaves the old
+version there until the warning's horizon passes (it can only widen the warning's baseline).
 """
 
 from __future__ import annotations
