@@ -44,9 +44,10 @@ from contracts.vocab import Audience, Partner, TokenKind  # noqa: E402
 from deploy.kafka_client import client_config_from_env  # noqa: E402
 from deploy.security.apply import ensure_local_acls  # noqa: E402
 from deploy.topics import ensure_topics  # noqa: E402
-from services.demo.scenario import bad_examples  # noqa: E402
+from services.demo.scenario import bad_examples, scenario  # noqa: E402
 from services.protection.keys import LocalKeyStore  # noqa: E402
 from tests.benchmarks.population import population  # noqa: E402
+from tests.integration.exchange import with_message_id  # noqa: E402
 
 SERVICES = ("housing", "health", "police", "correlator")
 MIB = 1024 * 1024
@@ -138,20 +139,39 @@ class Outgoing:
 _CONTENT_TYPES = {Partner.HEALTH: "application/fhir+json"}
 
 
-def messages(count: int, days: int, bad_share: float, seed: int) -> list[Outgoing]:
+def _scenario(count: int) -> list[Outgoing]:
+    """The demo scenario again and again under fresh message ids, at its fixed event times: the
+    same people's same records, re-sent (each a new version of its record)."""
+    plan: list[Outgoing] = []
+    for message in itertools.islice(itertools.cycle(scenario()), count):
+        fresh = with_message_id(message, f"SOAK-{uuid.uuid4().hex[:12]}")
+        plan.append(Outgoing(fresh.partner, fresh.content_type, fresh.value, good=True))
+    return plan
+
+
+def messages(
+    count: int, days: int, bad_share: float, seed: int, workload: str = "population"
+) -> list[Outgoing]:
     """A population of about ``count`` messages over ``days`` days, with bad examples mixed in.
 
     Names, identifiers and message ids are fresh per run (``seed`` and a random tag), so a
-    second run on the same broker is new people, not duplicates.
+    second run on the same broker is new people, not duplicates. ``workload="scenario"`` is the
+    earlier soak instead: the demo scenario replayed, event time standing still.
     """
     tag = f"K{uuid.uuid4().hex[:6]}"
-    good = population(count, seed=seed, tag=tag, spread_days=days)
+    good = (
+        _scenario(count)
+        if workload == "scenario"
+        else [
+            Outgoing(m.partner, _CONTENT_TYPES.get(m.partner, "application/json"), m.value, True)
+            for m in population(count, seed=seed, tag=tag, spread_days=days)
+        ]
+    )
     every = max(1, round(1 / bad_share)) if bad_share > 0 else 0
     bad_cycle = itertools.cycle(bad_examples())
     plan: list[Outgoing] = []
     for index, message in enumerate(good):
-        ctype = _CONTENT_TYPES.get(message.partner, "application/json")
-        plan.append(Outgoing(message.partner, ctype, message.value, good=True))
+        plan.append(message)
         if every and index % every == every - 1:
             bad = next(bad_cycle)
             plan.append(Outgoing(bad.partner, bad.content_type, bad.value, good=False))
@@ -213,7 +233,7 @@ async def soak(args: argparse.Namespace) -> int:
         # run: the part published spans about ``days``.
         needed = int(args.rate * seconds) + 1
         good = int(needed * 1.15 / (1 + args.bad_share))
-        plan = messages(good, round(days * 1.15), args.bad_share, 7)[:needed]
+        plan = messages(good, round(days * 1.15), args.bad_share, 7, args.workload)[:needed]
         print(
             f"soak: {args.minutes:g} min at {args.rate:g} msg/s, {args.bad_share:.0%} bad, "
             f"{days} simulated days, sampling every {args.sample:g} s; "
@@ -296,6 +316,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5, help="partner messages per second")
     parser.add_argument("--sample", type=float, default=15, help="seconds between samples")
     parser.add_argument("--bad-share", type=float, default=0.1, help="share of bad messages")
+    parser.add_argument(
+        "--workload",
+        choices=("population", "scenario"),
+        default="population",
+        help="population (event time advancing) or scenario (the demo replayed, time fixed)",
+    )
     parser.add_argument(
         "--days-per-minute", type=float, default=72, help="simulated event days per real minute"
     )
