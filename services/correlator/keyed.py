@@ -134,7 +134,7 @@ class KeyedRules(Generic[S]):
 
     def _save(self, store: PartitionStore[S | StreamClock], state: S) -> None:
         """Write the key, or delete it when nothing is left; keep the in-memory indexes right."""
-        if state.facts:
+        if state.facts or state.raised:
             store.put(state.key, state)
             self._index(store).set(state.key, kept_until(state, self._policy))
             if not _holds_notice(state):

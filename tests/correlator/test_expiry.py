@@ -64,11 +64,22 @@ def test_fact_inside_the_window_is_kept() -> None:
 
 
 def test_fact_beyond_the_horizon_is_dropped_and_the_key_left_empty() -> None:
-    """Ten months on, a lone incident and everything about it is gone: the key can be deleted."""
-    state = state_of([complaint(f"i{n}", f"2026-01-{10 + n}T20:00") for n in range(3)])
-    assert state.raised
+    """Ten months on, a lone incident is gone and nothing is left: the key can be deleted."""
+    state = state_of([complaint("i1", "2026-01-10T20:00")])
     assert expire(state, POLICY, at("2026-11-20T12:00"))
     assert not state.facts
+    assert not state.raised
+
+
+def test_alert_numbering_anchors_outlive_the_facts_for_six_years() -> None:
+    """With every fact gone the last alerts stay, so ids are not reused; six years on, not."""
+    state = state_of([complaint(f"i{n}", f"2026-01-{10 + n}T20:00") for n in range(3)])
+    raised = set(state.raised)
+    assert expire(state, POLICY, at("2026-11-20T12:00"))
+    assert not state.facts
+    assert set(state.raised) == raised
+    assert kept_until(state, POLICY) == date(2032, 1, 17)  # 6 x 366 days after the third
+    expire(state, POLICY, at("2032-02-01T12:00"))
     assert not state.raised
 
 

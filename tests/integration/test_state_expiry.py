@@ -19,7 +19,7 @@ from services.correlator.domain.routing import person_keys
 from services.correlator.settings import CorrelatorSettings
 from services.kafka.reader import read_all
 from tests.correlator.builders import Who, incident
-from tests.integration.correlation import alerts, publish_canonical, wait_caught_up
+from tests.integration.correlation import publish_canonical, wait_caught_up
 from tests.kafka_fixture import Broker, broker_client_config
 
 pytestmark = pytest.mark.kafka
@@ -70,7 +70,8 @@ async def test_key_past_its_horizon_is_tombstoned_in_the_changelog(kafka_broker:
         ],
     )
     victim = Who("Vic", f"Tim{run}", date(1960, 6, 6), police_id=f"P-VIC-{run}")
-    history = [_complaint(f"{run}-v{n}", victim, f"2026-01-{10 + n}T20:00") for n in range(3)]
+    # One complaint (no alert, so nothing outlives the facts), then nothing for 18 months.
+    history = [_complaint(f"{run}-v1", victim, "2026-01-10T20:00")]
     key = _key(history[0])
     partition = _partition(key, settings.partitions)
     # Someone else whose state lives on the same person partition moves its stream time on.
@@ -88,7 +89,6 @@ async def test_key_past_its_horizon_is_tombstoned_in_the_changelog(kafka_broker:
     try:
         await publish_canonical(kafka_broker.bootstrap, history, topic=canonical)
         await wait_caught_up(service)
-        assert await alerts(kafka_broker.bootstrap, alerts_topic)
         changelog = service.topics.changelog("person")
         held = [
             r

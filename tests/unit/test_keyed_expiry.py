@@ -61,14 +61,25 @@ def old_threshold() -> list[CanonicalEvent]:
 def test_quiet_key_is_tombstoned_when_stream_time_passes_its_horizon() -> None:
     """Another key moving stream time a year on deletes VIC's key: a tombstone is written."""
     processor, store = rules(), Store(0)
-    raised = [a for e in old_threshold() for a in alert_ids(processor.process(store, record(e)))]
-    assert raised
+    processor.process(store, record(complaint("v1", VIC, "2025-01-10T20:00")))
     list(store.take_dirty())
     processor.process(store, record(complaint("a1", ANN, "2026-02-01T12:00")))
     dirty = dict(store.take_dirty())
     assert victim_key(VIC) in dirty
     assert dirty[victim_key(VIC)] is None
     assert store.get(victim_key(VIC)) is None
+
+
+def test_key_that_raised_alerts_keeps_only_their_anchors() -> None:
+    """A quiet key that raised alerts sheds every fact but keeps its last alerts' ids."""
+    processor, store = rules(), Store(0)
+    for event in old_threshold():
+        processor.process(store, record(event))
+    processor.process(store, record(complaint("a1", ANN, "2026-02-01T12:00")))
+    held = store.get(victim_key(VIC))
+    assert isinstance(held, PersonState)
+    assert not held.facts
+    assert held.raised
 
 
 def test_old_event_redelivered_after_expiry_raises_nothing_and_stores_nothing() -> None:
@@ -79,7 +90,9 @@ def test_old_event_redelivered_after_expiry_raises_nothing_and_stores_nothing() 
     processor.process(store, record(complaint("a1", ANN, "2026-02-01T12:00")))
     for event in old_threshold():
         assert alert_ids(processor.process(store, record(event))) == []
-    assert store.get(victim_key(VIC)) is None
+    held = store.get(victim_key(VIC))
+    assert isinstance(held, PersonState)
+    assert not held.facts
 
 
 def test_restore_then_continue_gives_the_same_alerts_and_state() -> None:
@@ -109,7 +122,9 @@ def test_restore_then_continue_gives_the_same_alerts_and_state() -> None:
     assert {k: after.encode(v) for k, v in restored.items()} == {
         k: straight.encode(v) for k, v in store.items()
     }
-    assert restored.get(victim_key(VIC)) is None  # all of VIC forgotten by January 2027
+    held = restored.get(victim_key(VIC))
+    assert isinstance(held, PersonState)
+    assert not held.facts  # every fact of VIC forgotten by January 2027
 
 
 def test_expiry_index_gives_keys_due_before_a_day_once() -> None:

@@ -34,10 +34,11 @@ key holds any fact, because identity depends on them: per rule, reason and subje
 the highest ordinal (the next episode is numbered after it, so its alert id stays new), and per
 subject the earliest (it fixes the subject later alerts about the person use).
 
-A key holding nothing is deleted. A person forgotten entirely and seen again much later starts
-afresh: alert ordinals restart at 1 for them (see ``alerts.alert_id``), so a first alert of the
-new era has the id of the first alert of the old one, raised more than a window and the lateness
-before. Linkage evidence (which records are one person) also ages out with the facts carrying it.
+When every fact of a key is gone, those same anchors stay (and nothing else) for
+:data:`ALERT_IDS_KEPT` after the alert was met: a person seen again after a long silence gets
+their next alert numbered after the last one, not a second alert under an id already published
+(ids are numbered per subject, see ``alerts.alert_id``). A key holding nothing is deleted.
+Linkage evidence (which records are one person) ages out with the facts carrying it.
 
 An event older than the allowed lateness relative to stream time (not merely relative to its own
 key) is judged against what is left of its key, not against everything ever seen.
@@ -67,10 +68,22 @@ from services.correlator.domain.periods import (
 from services.correlator.domain.policy import AreaPolicy
 from services.correlator.domain.views import current_facts, fact_time
 
-__all__ = ["FOREVER", "expire", "kept_until", "relevance_ends", "retention_cutoff"]
+__all__ = [
+    "ALERT_IDS_KEPT",
+    "FOREVER",
+    "expire",
+    "kept_until",
+    "relevance_ends",
+    "retention_cutoff",
+]
 
 #: Relevance of a fact no cutoff can reach (an active vulnerability flag).
 FOREVER = datetime.max.replace(tzinfo=UTC)
+
+#: How long the numbering anchors of a subject's alerts outlive its facts: the six years after
+#: a case closes that partners' agreements keep case records (an id may not come back while the
+#: alert it named can still be looked up).
+ALERT_IDS_KEPT = timedelta(days=6 * 366)
 
 _CPW = InterventionType.COMMUNITY_PROTECTION_WARNING
 
@@ -127,8 +140,11 @@ def relevance_ends(current: Iterable[Fact], policy: AreaPolicy) -> dict[str, dat
     return ends
 
 
-def _kept_alerts(raised: Iterable[RaisedAlert], cutoff: datetime) -> set[str]:
-    """Ids of raised alerts still needed with facts left: recent, ordinal or subject anchors."""
+def _kept_alerts(
+    raised: Iterable[RaisedAlert], cutoff: datetime, anchors_from: datetime
+) -> set[str]:
+    """Ids of raised alerts still needed: recent ones, and the ordinal and subject anchors met
+    after ``anchors_from``."""
     alerts = list(raised)
     keep = {a.alert_id for a in alerts if max(a.window_end, a.met_at) >= cutoff}
     top: dict[tuple[str, str, str], RaisedAlert] = {}
@@ -142,7 +158,8 @@ def _kept_alerts(raised: Iterable[RaisedAlert], cutoff: datetime) -> set[str]:
             first[a.subject].alert_id,
         ):
             first[a.subject] = a
-    return keep | {a.alert_id for a in top.values()} | {a.alert_id for a in first.values()}
+    anchors = [*top.values(), *first.values()]
+    return keep | {a.alert_id for a in anchors if a.met_at >= anchors_from}
 
 
 class _Expirable(Protocol):
@@ -156,7 +173,7 @@ def expire(state: _Expirable, policy: AreaPolicy, now: datetime) -> bool:
     """Drop from ``state`` what no rule can use at stream time ``now``; True if anything went.
 
     The state is left empty (no fact, no alert) when nothing of it is still relevant: the caller
-    then deletes the key.
+    then deletes the key. With no fact left it may still hold a few alerts (numbering anchors).
     """
     cutoff = retention_cutoff(policy, now)
     current = current_facts(state.facts.values())
@@ -166,7 +183,8 @@ def expire(state: _Expirable, policy: AreaPolicy, now: datetime) -> bool:
     for event_id in [e for e in state.facts if e not in keep]:
         del state.facts[event_id]
         changed = True
-    alerts = _kept_alerts(state.raised.values(), cutoff) if state.facts else set()
+    anchors_from = datetime.min.replace(tzinfo=UTC) if state.facts else now - ALERT_IDS_KEPT
+    alerts = _kept_alerts(state.raised.values(), cutoff, anchors_from)
     for alert in [a for a in state.raised if a not in alerts]:
         del state.raised[alert]
         changed = True
@@ -181,6 +199,7 @@ def kept_until(state: _Expirable, policy: AreaPolicy) -> date | None:
     """
     ends = relevance_ends(current_facts(state.facts.values()), policy)
     if not ends:
-        return date.min
+        met = [a.met_at for a in state.raised.values()]
+        return local_date(max(met) + ALERT_IDS_KEPT) if met else date.min
     last = max(ends.values())
     return None if last == FOREVER else local_date(last)
