@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -69,8 +69,11 @@ class KeyedRules(Generic[S]):
         alerts_topic: str,
         actor: str,
         keys: KeyStore | None = None,
+        *,
+        expiry_grace: timedelta = timedelta(0),
     ) -> None:
         self._keys = keys
+        self._grace = expiry_grace
         self._type: type[S] = state_type
         self._policy = policy
         self._alerts_topic = alerts_topic
@@ -100,7 +103,7 @@ class KeyedRules(Generic[S]):
         state = held if isinstance(held, self._type) else self._type(key=key)
         outputs: list[Output] = []
         added = state.apply(fact)
-        expired = expire(state, self._policy, clock.at or event.occurred_at)
+        expired = expire(state, self._policy, (clock.at or event.occurred_at) - self._grace)
         if added and fact.event_id in state.facts:
             # The key's own facts set its clock: other keys sharing the partition must not make
             # this key's history look late (and arrival interleaving must not change alerts).
@@ -119,11 +122,11 @@ class KeyedRules(Generic[S]):
         self, store: PartitionStore[S | StreamClock], now: datetime, touched: str
     ) -> list[Output]:
         """A new stream day: sweep the keys due for expiry, then re-check the CPN watch."""
-        cutoff = local_date(retention_cutoff(self._policy, now))
+        cutoff = local_date(retention_cutoff(self._policy, now - self._grace))
         for due in self._index(store).due(cutoff):
             held = store.get(due)
             if isinstance(held, self._type):
-                expire(held, self._policy, now)
+                expire(held, self._policy, now - self._grace)
                 self._save(store, held)
         outputs: list[Output] = []
         for waiting in sorted(self._watch(store) - {touched}):

@@ -15,7 +15,7 @@ checked at once, and on a new stream day the records the expiry index says are d
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from weakref import WeakKeyDictionary
 
 from aiokafka import ConsumerRecord
@@ -40,9 +40,16 @@ Held = RecordRoutes | StreamClock
 class MentionRouter:
     """Processor: canonical event → person and place mentions."""
 
-    def __init__(self, policy: AreaPolicy, topics: CorrelatorTopics) -> None:
+    def __init__(
+        self,
+        policy: AreaPolicy,
+        topics: CorrelatorTopics,
+        *,
+        expiry_grace: timedelta = timedelta(0),
+    ) -> None:
         self._policy = policy
         self._topics = topics
+        self._grace = expiry_grace
         self._expiring: WeakKeyDictionary[PartitionStore[Held], ExpiryIndex] = WeakKeyDictionary()
 
     def process(
@@ -57,7 +64,7 @@ class MentionRouter:
         clock = clock if isinstance(clock, StreamClock) else StreamClock()
         new_day = clock.advance(event.occurred_at)
         store.put(CLOCK_KEY, clock)
-        now = clock.at or event.occurred_at
+        now = (clock.at or event.occurred_at) - self._grace
         held = store.get(fact.record_key)
         routes = held if isinstance(held, RecordRoutes) else RecordRoutes(fact.record_key)
         people, places = routes.route(fact, self._policy)
