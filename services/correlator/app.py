@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,7 @@ def build_correlator(
     client_config = client_config_from_env(principal=CORRELATOR)
     actor = f"correlator:{policy.area_id}"
     keys = LocalKeyStore(keys_dir or Settings().keys_dir)
+    grace = timedelta(days=settings.expiry_grace_days)
 
     def config(stage: str, input_topic: str) -> EngineConfig:
         return EngineConfig(
@@ -107,19 +109,23 @@ def build_correlator(
     engines: list[TransactionalEngine[Any]] = [
         TransactionalEngine(
             config("routes", settings.input_topic),
-            MeteredProcessor(MentionRouter(policy, topics), METRICS_SERVICE),
+            MeteredProcessor(MentionRouter(policy, topics, expiry_grace=grace), METRICS_SERVICE),
         ),
         TransactionalEngine(
             config("person", topics.person_mentions),
             MeteredProcessor(
-                KeyedRules(PersonState, policy, settings.alerts_topic, actor, keys),
+                KeyedRules(
+                    PersonState, policy, settings.alerts_topic, actor, keys, expiry_grace=grace
+                ),
                 METRICS_SERVICE,
             ),
         ),
         TransactionalEngine(
             config("place", topics.place_mentions),
             MeteredProcessor(
-                KeyedRules(PlaceState, policy, settings.alerts_topic, actor, keys),
+                KeyedRules(
+                    PlaceState, policy, settings.alerts_topic, actor, keys, expiry_grace=grace
+                ),
                 METRICS_SERVICE,
             ),
         ),

@@ -9,24 +9,33 @@ key's own facts as its clock, so keys sharing a partition never affect each othe
 Stream time is kept in the changelog like any state, so recovery resumes with the same clock.
 So is the list of keys waiting for that re-check: finding them by reading every state of the
 partition (as was done before the list was kept) costs minutes when the state is on disk.
+
+Stream time also decides what is forgotten (``domain/expiry.py``): a touched key drops what no
+rule can use any more, and a key holding nothing is deleted (a tombstone in the changelog, in the
+same transaction). On a new stream day the keys the expiry index says are due are swept, so a
+quiet key goes too without every key being scanned. A fact that is itself already beyond the
+cutoff (an old event redelivered after its key forgot it) is dropped at once, never evaluated.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, WeakSet
 
 from aiokafka import ConsumerRecord
 
 from contracts.envelope import CanonicalEvent
 from contracts.vocab import InterventionType
 from services.correlator.alerting import alert_outputs
+from services.correlator.domain.expiry import expire, kept_until, retention_cutoff
 from services.correlator.domain.facts import InterventionFact, fact_from_event
+from services.correlator.domain.periods import local_date
 from services.correlator.domain.policy import AreaPolicy
 from services.correlator.domain.state import PersonState, PlaceState, evaluate
+from services.correlator.expiry_index import ExpiryIndex
 from services.protection.keys import KeyStore
 from services.streams.engine import Output
 from services.streams.store import PartitionStore
@@ -64,8 +73,11 @@ class KeyedRules(Generic[S]):
         alerts_topic: str,
         actor: str,
         keys: KeyStore | None = None,
+        *,
+        expiry_grace: timedelta = timedelta(0),
     ) -> None:
         self._keys = keys
+        self._grace = expiry_grace
         self._type: type[S] = state_type
         self._policy = policy
         self._alerts_topic = alerts_topic
@@ -73,6 +85,10 @@ class KeyedRules(Generic[S]):
         self._waiting: WeakKeyDictionary[PartitionStore[S | StreamClock], set[str]] = (
             WeakKeyDictionary()
         )
+        self._expiring: WeakKeyDictionary[PartitionStore[S | StreamClock], ExpiryIndex] = (
+            WeakKeyDictionary()
+        )
+        self._indexed: WeakSet[PartitionStore[S | StreamClock]] = WeakSet()
 
     def process(
         self, store: PartitionStore[S | StreamClock], record: ConsumerRecord[bytes, bytes]
@@ -87,10 +103,12 @@ class KeyedRules(Generic[S]):
         clock = clock if isinstance(clock, StreamClock) else StreamClock()
         new_day = clock.advance(event.occurred_at)
         trace = dict(record.headers).get("traceparent")
-        state = store.get(key)
-        state = state if isinstance(state, self._type) else self._type(key=key)
+        held = store.get(key)
+        state = held if isinstance(held, self._type) else self._type(key=key)
         outputs: list[Output] = []
-        if state.apply(fact):
+        added = state.apply(fact)
+        expired = expire(state, self._policy, (clock.at or event.occurred_at) - self._grace)
+        if added and fact.event_id in state.facts:
             # The key's own facts set its clock: other keys sharing the partition must not make
             # this key's history look late (and arrival interleaving must not change alerts).
             outputs += self._run(store, state, None, trace)
@@ -98,15 +116,43 @@ class KeyedRules(Generic[S]):
                 InterventionType.COMMUNITY_PROTECTION_NOTICE
             ):
                 self._watch(store).add(key)
-        if clock.waiting is None or (key in self._watch(store) and key not in clock.waiting):
+        elif expired and held is not None:
+            self._save(store, state)
+        if new_day and clock.at:
+            outputs += self._punctuate(store, clock.at, key)
+        if clock.waiting != self._watch(store):
             clock.waiting = set(self._watch(store))
         store.put(CLOCK_KEY, clock)
-        if new_day:
-            for waiting in sorted(self._watch(store) - {key}):
-                held = store.get(waiting)
-                if isinstance(held, self._type):
-                    outputs += self._run(store, held, clock.at, None)
         return outputs
+
+    def _punctuate(
+        self, store: PartitionStore[S | StreamClock], now: datetime, touched: str
+    ) -> list[Output]:
+        """A new stream day: sweep the keys due for expiry, then re-check the CPN watch."""
+        cutoff = local_date(retention_cutoff(self._policy, now - self._grace))
+        for due in self._index(store, complete=True).due(cutoff):
+            held = store.get(due)
+            if isinstance(held, self._type):
+                expire(held, self._policy, now - self._grace)
+                self._save(store, held)
+        outputs: list[Output] = []
+        for waiting in sorted(self._watch(store) - {touched}):
+            held = store.get(waiting)
+            if isinstance(held, self._type):
+                outputs += self._run(store, held, now, None)
+        return outputs
+
+    def _save(self, store: PartitionStore[S | StreamClock], state: S) -> None:
+        """Write the key, or delete it when nothing is left; keep the in-memory indexes right."""
+        if state.facts or state.raised:
+            store.put(state.key, state)
+            self._index(store).set(state.key, kept_until(state, self._policy))
+            if not _holds_notice(state):
+                self._watch(store).discard(state.key)
+        else:
+            store.delete(state.key)
+            self._index(store).discard(state.key)
+            self._watch(store).discard(state.key)
 
     def _run(
         self,
@@ -118,7 +164,7 @@ class KeyedRules(Generic[S]):
         drafts = evaluate(self._policy, state, now_hint=now_hint)
         if drafts:
             state.mark_raised(drafts)
-        store.put(state.key, state)
+        self._save(store, state)
         return alert_outputs(
             drafts,
             self._policy,
@@ -138,14 +184,29 @@ class KeyedRules(Generic[S]):
             self._waiting[store] = {
                 key
                 for key, value in store.items()
-                if isinstance(value, self._type)
-                and any(
-                    isinstance(f, InterventionFact)
-                    and f.intervention is InterventionType.COMMUNITY_PROTECTION_NOTICE
-                    for f in value.facts.values()
-                )
+                if isinstance(value, self._type) and _holds_notice(value)
             }
         return self._waiting[store]
+
+    def _index(
+        self, store: PartitionStore[S | StreamClock], *, complete: bool = False
+    ) -> ExpiryIndex:
+        """Keys by the day they may be forgotten, rebuilt from state after recovery.
+
+        Rebuilding reads every state of the partition (a minute or more for a million subjects
+        on disk), so it waits for the first sweep (``complete``): the first record after a
+        restart is not held up, and keys written before then are filed as they are written.
+        """
+        index = self._expiring.get(store)
+        if index is None:
+            index = self._expiring[store] = ExpiryIndex()
+        if complete and store not in self._indexed:
+            written = set(index.keys())
+            for key, value in store.items():
+                if key not in written and isinstance(value, self._type):
+                    index.set(key, kept_until(value, self._policy))
+            self._indexed.add(store)
+        return index
 
     def encode(self, value: S | StreamClock) -> bytes:
         """State → changelog bytes."""
@@ -167,3 +228,11 @@ class KeyedRules(Generic[S]):
             )
         state: S = self._type.from_bytes(raw)
         return state
+
+
+def _holds_notice(state: PersonState | PlaceState) -> bool:
+    return any(
+        isinstance(f, InterventionFact)
+        and f.intervention is InterventionType.COMMUNITY_PROTECTION_NOTICE
+        for f in state.facts.values()
+    )

@@ -34,6 +34,12 @@ class CorrelatorSettings(BaseSettings):
     input_topic: str = Field(default=CANONICAL_EVENTS.name, validation_alias="ASBX_CANONICAL_TOPIC")
     alerts_topic: str = Field(default=ALERTS.name, validation_alias="ASBX_ALERTS_TOPIC")
     partitions: int = Field(default=CANONICAL_EVENTS.partitions, ge=1, le=256)
+    #: Days the expiry clock runs behind stream time. Stream time races ahead when a backlog is
+    #: read whose partitions are far apart in event time (a first deployment over months of
+    #: canonical events): set this to the backlog's span so nothing is forgotten early.
+    expiry_grace_days: int = Field(
+        default=0, ge=0, le=3660, validation_alias="ASBX_EXPIRY_GRACE_DAYS"
+    )
     #: Local state files (one SQLite file per stage and partition, checkpointed against the
     #: changelog); an empty value keeps state in memory and restores it in full on start.
     state_dir: Path | None = Field(

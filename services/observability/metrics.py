@@ -28,6 +28,7 @@ __all__ = [
     "PROCESSING_SECONDS",
     "READY",
     "REJECTED",
+    "STATE_KEYS",
     "MeteredProcessor",
     "NormaliserMeter",
 ]
@@ -63,6 +64,11 @@ CONSUMER_LAG = Gauge(
     "asbx_consumer_lag",
     "End offset minus the group's committed offset, per partition.",
     ["service", "group", "topic", "partition"],
+)
+STATE_KEYS = Gauge(
+    "asbx_state_keys",
+    "Keys held in a stream stage's state (expired keys are deleted), per input partition.",
+    ["service", "topic", "partition"],
 )
 READY = Gauge("asbx_ready", "1 once the service is connected and owns its partitions.", ["service"])
 
@@ -140,6 +146,7 @@ class MeteredProcessor(Generic[V]):
             self._seconds.observe(time.perf_counter() - started)
         for out in outputs:
             MESSAGES_OUT.labels(self._service, out.topic).inc()
+        STATE_KEYS.labels(self._service, record.topic, str(store.partition)).set(len(store))
         return outputs
 
     def encode(self, value: V) -> bytes:

@@ -212,11 +212,16 @@ def population(
     multi_agency_share: float = 0.10,
     late_share: float = 0.10,
     health_share: float = 0.04,
+    start: datetime = datetime(2026, 1, 1, 8, 0, tzinfo=UTC),
+    spread_days: int = 120,
 ) -> list[PartnerMessage]:
-    """About ``messages`` partner messages over a population sized to match, in event order."""
+    """About ``messages`` partner messages over a population sized to match, in event order.
+
+    Each person's first incident falls in the ``spread_days`` after ``start``; a long spread makes
+    event time advance through the run (the soak spreads them over well past the rules' horizon).
+    """
     rng = random.Random(seed)
     people = _people(rng, max(20, int(messages / 1.35)), tag)
-    start = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
     # (event time, message) pairs; sorted by event time at the end, like partners sending live.
     out: list[tuple[datetime, int, PartnerMessage]] = []
     n = 0
@@ -241,7 +246,7 @@ def population(
             break
         repeat = rng.random() < repeat_share
         reports = rng.choice((3, 4)) if repeat else 1
-        first = start + timedelta(days=rng.randrange(120), minutes=rng.randrange(1440))
+        first = start + timedelta(days=rng.randrange(spread_days), minutes=rng.randrange(1440))
         for r in range(reports):
             occurred = first + timedelta(days=12 * r, minutes=rng.randrange(600))
             late = not repeat and rng.random() < late_share

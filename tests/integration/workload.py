@@ -133,7 +133,9 @@ def reference_alert_ids(events: list[CanonicalEvent], policy: AreaPolicy) -> set
     return raised
 
 
-async def replayed_alert_ids(service: CorrelatorService) -> tuple[set[str], set[str]]:
+async def replayed_alert_ids(
+    service: CorrelatorService, expiry_grace: timedelta = timedelta(0)
+) -> tuple[set[str], set[str]]:
     """Alert ids the keyed stages must raise for what was routed to them, and the routed event ids.
 
     Reads the committed person and place mention topics and replays each partition, in offset
@@ -143,8 +145,14 @@ async def replayed_alert_ids(service: CorrelatorService) -> tuple[set[str], set[
     ids: set[str] = set()
     routed: set[str] = set()
     stages = (
-        (service.topics.person_mentions, KeyedRules(PersonState, service.policy, "alerts", "t")),
-        (service.topics.place_mentions, KeyedRules(PlaceState, service.policy, "alerts", "t")),
+        (
+            service.topics.person_mentions,
+            KeyedRules(PersonState, service.policy, "alerts", "t", expiry_grace=expiry_grace),
+        ),
+        (
+            service.topics.place_mentions,
+            KeyedRules(PlaceState, service.policy, "alerts", "t", expiry_grace=expiry_grace),
+        ),
     )
     for topic, processor in stages:
         records = await read_all(service.bootstrap, topic)

@@ -3,11 +3,15 @@
     .venv/bin/asbx broker start            # or point KAFKA_BOOTSTRAP_SERVERS at a cluster
     .venv/bin/python tests/soak/soak.py --minutes 10 --rate 5 --sample 15
 
-The services run as ``asbx serve <name>`` subprocesses, each with its metrics endpoint. Partner
-examples (under fresh message ids, so each is normalised anew) and a share of bad examples are
-published at a steady rate; every ``--sample`` seconds the script reads each service's
-``/metrics`` (consumer lag, messages in, rejections, errors) and its resident memory, prints a
-row per service, and ends with a verdict on memory: the RSS slope over the second half of the run
+The services run as ``asbx serve <name>`` subprocesses, each with its metrics endpoint. The load
+is a synthetic population (``tests/benchmarks/population.py``: people at UPRNs, repeat victims,
+incidents reported to two agencies, late reports, health flags) whose event time advances
+``--days-per-minute`` simulated days per real minute (default 72: a 10-minute run spans two
+years, well past the rules' six months plus lateness, so the correlator's state must be
+forgetting to stay flat), with a share of the partners' bad examples mixed in. Every
+``--sample`` seconds the script reads each service's ``/metrics`` (consumer lag, messages in,
+rejections, errors, keys held in stream state) and its resident memory, prints a row per
+service, and ends with a verdict on memory: the RSS slope over the second half of the run
 (least squares, MiB per minute) must stay under ``--flat-mib-per-min`` for every service.
 Exit status 1 if memory grew, a service died or reported errors.
 """
@@ -36,11 +40,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from contracts.topics import inbound_topic  # noqa: E402 - after the path set-up
-from contracts.vocab import Audience, TokenKind  # noqa: E402
+from contracts.vocab import Audience, Partner, TokenKind  # noqa: E402
 from deploy.kafka_client import client_config_from_env  # noqa: E402
+from deploy.security.apply import ensure_local_acls  # noqa: E402
 from deploy.topics import ensure_topics  # noqa: E402
-from services.demo.scenario import ScenarioMessage, bad_examples, scenario  # noqa: E402
+from services.demo.scenario import bad_examples, scenario  # noqa: E402
 from services.protection.keys import LocalKeyStore  # noqa: E402
+from tests.benchmarks.population import population  # noqa: E402
 from tests.integration.exchange import with_message_id  # noqa: E402
 
 SERVICES = ("housing", "health", "police", "correlator")
@@ -65,8 +71,9 @@ class Service:
                 text = r.read().decode()
         except OSError:
             text = ""
-        totals = {"lag": 0.0, "in": 0.0, "rejected": 0.0, "errors": 0.0, "ready": 0.0}
+        totals = {"lag": 0.0, "in": 0.0, "rejected": 0.0, "errors": 0.0, "ready": 0.0, "keys": 0.0}
         names = {
+            "asbx_state_keys": "keys",
             "asbx_consumer_lag": "lag",
             "asbx_messages_in_total": "in",
             "asbx_rejected_total": "rejected",
@@ -119,32 +126,69 @@ def wait_ready(services: list[Service], timeout: float = 120) -> None:
         raise SystemExit(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
 
 
-def messages(bad_share: float) -> itertools.cycle[tuple[bool, ScenarioMessage]]:
-    """Good scenario messages with a share of bad examples mixed in, for ever."""
-    good, bad = scenario(), bad_examples()
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to publish: where, what, and the simulated day it belongs to."""
+
+    partner: Partner
+    content_type: str
+    value: bytes
+    good: bool
+
+
+_CONTENT_TYPES = {Partner.HEALTH: "application/fhir+json"}
+
+
+def _scenario(count: int) -> list[Outgoing]:
+    """The demo scenario again and again under fresh message ids, at its fixed event times: the
+    same people's same records, re-sent (each a new version of its record)."""
+    plan: list[Outgoing] = []
+    for message in itertools.islice(itertools.cycle(scenario()), count):
+        fresh = with_message_id(message, f"SOAK-{uuid.uuid4().hex[:12]}")
+        plan.append(Outgoing(fresh.partner, fresh.content_type, fresh.value, good=True))
+    return plan
+
+
+def messages(
+    count: int, days: int, bad_share: float, seed: int, workload: str = "population"
+) -> list[Outgoing]:
+    """A population of about ``count`` messages over ``days`` days, with bad examples mixed in.
+
+    Names, identifiers and message ids are fresh per run (``seed`` and a random tag), so a
+    second run on the same broker is new people, not duplicates. ``workload="scenario"`` is the
+    earlier soak instead: the demo scenario replayed, event time standing still.
+    """
+    tag = f"K{uuid.uuid4().hex[:6]}"
+    good = (
+        _scenario(count)
+        if workload == "scenario"
+        else [
+            Outgoing(m.partner, _CONTENT_TYPES.get(m.partner, "application/json"), m.value, True)
+            for m in population(count, seed=seed, tag=tag, spread_days=days)
+        ]
+    )
     every = max(1, round(1 / bad_share)) if bad_share > 0 else 0
-    plan: list[tuple[bool, ScenarioMessage]] = []
-    bad_cycle = itertools.cycle(bad)
-    for index, message in enumerate(good * max(1, every or 1)):
-        plan.append((True, message))
+    bad_cycle = itertools.cycle(bad_examples())
+    plan: list[Outgoing] = []
+    for index, message in enumerate(good):
+        plan.append(message)
         if every and index % every == every - 1:
-            plan.append((False, next(bad_cycle)))
-    return itertools.cycle(plan)
+            bad = next(bad_cycle)
+            plan.append(Outgoing(bad.partner, bad.content_type, bad.value, good=False))
+    return plan
 
 
 async def publish(
-    bootstrap: str, rate: float, seconds: float, bad_share: float, sent: list[int]
+    bootstrap: str, rate: float, seconds: float, plan: list[Outgoing], sent: list[int]
 ) -> None:
-    """Publish at ``rate`` messages per second for ``seconds``; count into ``sent[0]``."""
+    """Publish ``plan`` in order at ``rate`` messages per second for at most ``seconds``."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_config_from_env())
     await producer.start()
     try:
-        source = messages(bad_share)
         started = time.monotonic()
-        while (now := time.monotonic() - started) < seconds:
-            good, message = next(source)
-            if good:
-                message = with_message_id(message, f"SOAK-{uuid.uuid4().hex[:12]}")
+        for message in plan:
+            if (now := time.monotonic() - started) >= seconds:
+                break
             await producer.send_and_wait(
                 inbound_topic(message.partner.value),
                 message.value,
@@ -178,22 +222,30 @@ async def soak(args: argparse.Namespace) -> int:
     for audience in Audience:
         keys.current_audience_key(audience)
     await ensure_topics(args.bootstrap, client_config=client_config_from_env())
+    await ensure_local_acls(args.bootstrap, [env["ASBX_CORRELATOR_ID"]])
     services = start_services(args.base_port, env, ROOT / "var" / "soak" / "logs")
     try:
         wait_ready(services)
         sent = [0]
         seconds = args.minutes * 60
+        days = round(args.minutes * args.days_per_minute)
+        # A population somewhat larger than the run needs (its size is approximate), cut to the
+        # run: the part published spans about ``days``.
+        needed = int(args.rate * seconds) + 1
+        good = int(needed * 1.15 / (1 + args.bad_share))
+        plan = messages(good, round(days * 1.15), args.bad_share, 7, args.workload)[:needed]
         print(
             f"soak: {args.minutes:g} min at {args.rate:g} msg/s, {args.bad_share:.0%} bad, "
-            f"sampling every {args.sample:g} s; bootstrap {args.bootstrap}"
+            f"{days} simulated days, sampling every {args.sample:g} s; "
+            f"bootstrap {args.bootstrap}"
         )
-        header = f"{'t(s)':>6} {'sent':>6} " + " ".join(
-            f"| {s.name[:5]:>5} lag   in  rej err  MiB" for s in services
+        header = (
+            f"{'t(s)':>6} {'sent':>6} "
+            + " ".join(f"| {s.name[:5]:>5} lag   in  rej err  MiB" for s in services)
+            + "  keys"
         )
         print(header)
-        publisher = asyncio.create_task(
-            publish(args.bootstrap, args.rate, seconds, args.bad_share, sent)
-        )
+        publisher = asyncio.create_task(publish(args.bootstrap, args.rate, seconds, plan, sent))
         started = time.monotonic()
         while not publisher.done() or time.monotonic() - started < seconds + args.sample:
             await asyncio.sleep(args.sample)
@@ -208,7 +260,11 @@ async def soak(args: argparse.Namespace) -> int:
                     f"| {'':>5} {f['lag']:>3.0f} {f['in']:>4.0f} {f['rejected']:>4.0f} "
                     f"{f['errors']:>3.0f} {f['rss_mib']:>4.0f}"
                 )
-            print(f"{elapsed:>6.0f} {sent[0]:>6} " + " ".join(cells), flush=True)
+            state_keys = services[-1].last.get("keys", 0)
+            print(
+                f"{elapsed:>6.0f} {sent[0]:>6} " + " ".join(cells) + f" {state_keys:>5.0f}",
+                flush=True,
+            )
             if publisher.done() and elapsed >= seconds + args.sample:
                 break
         await publisher
@@ -228,7 +284,10 @@ def verdict(services: list[Service], limit: float, sent: int, seconds: float) ->
     """Print the memory verdict and the closing figures."""
     failed = False
     print(f"\nsent {sent} messages in {seconds:.0f} s ({sent / seconds:.1f} msg/s)")
-    print(f"{'service':<11} {'RSS start':>9} {'RSS end':>8} {'slope 2nd half':>15} lag err verdict")
+    print(
+        f"{'service':<11} {'RSS start':>9} {'middle':>7} {'RSS end':>8} {'slope 2nd half':>15} "
+        "lag err verdict"
+    )
     for service in services:
         if not service.rss:
             print(f"{service.name:<11} no samples")
@@ -241,7 +300,8 @@ def verdict(services: list[Service], limit: float, sent: int, seconds: float) ->
         errors = service.last.get("errors", 0)
         failed |= not flat or died or errors > 0
         print(
-            f"{service.name:<11} {service.rss[0][1]:>8.1f}M {service.rss[-1][1]:>7.1f}M "
+            f"{service.name:<11} {service.rss[0][1]:>8.1f}M {half[0][1]:>6.1f}M "
+            f"{service.rss[-1][1]:>7.1f}M "
             f"{per_minute:>+10.2f} MiB/min {service.last.get('lag', 0):>3.0f} {errors:>3.0f} "
             f"{'flat' if flat else 'GROWING'}{' (died)' if died else ''}"
         )
@@ -256,6 +316,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5, help="partner messages per second")
     parser.add_argument("--sample", type=float, default=15, help="seconds between samples")
     parser.add_argument("--bad-share", type=float, default=0.1, help="share of bad messages")
+    parser.add_argument(
+        "--workload",
+        choices=("population", "scenario"),
+        default="population",
+        help="population (event time advancing) or scenario (the demo replayed, time fixed)",
+    )
+    parser.add_argument(
+        "--days-per-minute", type=float, default=72, help="simulated event days per real minute"
+    )
     parser.add_argument("--base-port", type=int, default=9180, help="first metrics port")
     parser.add_argument("--flat-mib-per-min", type=float, default=0.5)
     parser.add_argument(

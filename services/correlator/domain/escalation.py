@@ -2,7 +2,10 @@
 
 * CPN_WITHOUT_PRIOR_CPW — a community protection notice binds a person for whom no community
   protection warning issued on or before the notice's day is known (the Act requires the warning
-  first). Once per notice (scope = the notice's record key). Judged only once stream time is
+  first). A warning counts only if it was still in force within ``window_months`` plus
+  ``allowed_lateness_days`` before the notice (the rules' look-back, see ``prior_warning``): a
+  warning that ended long before is not the warning behind this notice, and state forgets it.
+  Once per notice (scope = the notice's record key). Judged only once stream time is
   ``cpn_prior_cpw_grace_days`` past the notice: a warning given by another agency may reach
   asbx after the notice, and an alert once published cannot be taken back.
 * PERPETRATOR_UNDER_CPW_REOFFENDS — the person is an alleged perpetrator in an incident that
@@ -30,11 +33,16 @@ from services.correlator.domain.episodes import Condition
 from services.correlator.domain.facts import InterventionFact
 from services.correlator.domain.incidents import Incident, group_reports
 from services.correlator.domain.people import PlaceFacet
-from services.correlator.domain.periods import add_months, local_date, start_of_day
+from services.correlator.domain.periods import (
+    add_months,
+    evaluation_horizon,
+    local_date,
+    start_of_day,
+)
 from services.correlator.domain.policy import AreaPolicy
 from services.correlator.domain.views import PersonView
 
-__all__ = ["active_until", "escalation_conditions"]
+__all__ = ["active_until", "escalation_conditions", "prior_warning"]
 
 _CPW = InterventionType.COMMUNITY_PROTECTION_WARNING
 _CPN = InterventionType.COMMUNITY_PROTECTION_NOTICE
@@ -55,6 +63,15 @@ def active_until(warning: InterventionFact, policy: AreaPolicy) -> date:
     if warning.duration_days is not None:
         return warning.effective_from + timedelta(days=warning.duration_days)
     return add_months(warning.effective_from, policy.cpw_assumed_active_months)
+
+
+def prior_warning(warning: InterventionFact, notice: InterventionFact, policy: AreaPolicy) -> bool:
+    """Whether ``warning`` can be the warning a ``notice`` needed: issued on or before it, and in
+    force within the rules' look-back of it (see ``expiry._warning_end``, which relies on this)."""
+    horizon = evaluation_horizon(policy, start_of_day(notice.issued_on))
+    return warning.issued_on <= notice.issued_on and (
+        start_of_day(active_until(warning, policy)) >= horizon
+    )
 
 
 def _span(warning: InterventionFact, policy: AreaPolicy) -> tuple[datetime, datetime]:
@@ -98,7 +115,7 @@ def _notices_without_warning(
         day = start_of_day(notice.issued_on)
         if day < horizon or now < start_of_day(notice.issued_on + grace):
             continue
-        if any(w.issued_on <= notice.issued_on for w in warnings):
+        if any(prior_warning(w, notice, policy) for w in warnings):
             continue
         found.append(
             Condition(

@@ -338,7 +338,18 @@ def _decoder(tp: Any) -> Decoder:  # noqa: PLR0911 - one case per type, built on
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         cls: Any = tp
         pairs = [(name, _decoder(ftp)) for name, ftp in _fields(tp)]
-        return lambda d: cls(**{name: dec(x) for (name, dec), x in zip(pairs, d, strict=True)})
+
+        def build(d: list[Any]) -> Any:
+            # A record written before trailing fields with defaults were added is shorter: the
+            # missing fields take their defaults. A longer one comes from a newer version.
+            if len(d) > len(pairs):
+                raise ValueError(
+                    f"state record has {len(d)} fields for {cls.__name__}, which has "
+                    f"{len(pairs)}: written by a newer version"
+                )
+            return cls(**{name: dec(x) for (name, dec), x in zip(pairs, d, strict=False)})
+
+        return build
     if isinstance(tp, type) and issubclass(tp, Enum):
         members_ = [tp(value) for value in ENUM_TABLES[tp]]
         return lambda d: None if d is None else members_[d]

@@ -6,14 +6,23 @@ version would never reach, and would keep counting. :class:`RecordRoutes` rememb
 key, every key its versions went to, so the correction is sent there too and replaces the old
 version (the rules ignore facets and places that do not belong to the state's own key). Keep it
 as state keyed by ``fact.record_key``, ahead of the person and place states.
+
+A record's routes are needed as long as its versions can still be held by those states, so each
+remembers ``relevant_until``: the latest relevance end of its versions (``expiry.relevance_ends``
+of the version alone). :meth:`RecordRoutes.expired` says when the stream layer may forget it.
+Judged on the version alone, an incident report behind a still-active warning may outlive its
+routes in a person state; a correction moving such a report to another key then leaves the old
+version there until the warning's horizon passes (it can only widen the warning's baseline).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
 
+from services.correlator.domain.expiry import relevance_ends, retention_cutoff
 from services.correlator.domain.facts import Fact
 from services.correlator.domain.packing import pack, unpack
 from services.correlator.domain.policy import AreaPolicy
@@ -41,22 +50,38 @@ class RecordRoutes:
     record_key: str
     person: set[str] = field(default_factory=set)
     place: set[str] = field(default_factory=set)
+    relevant_until: datetime | None = None
 
     def route(self, fact: Fact, policy: AreaPolicy) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Person and place keys to send ``fact`` to: its own plus every earlier version's."""
         self.person.update(person_keys(fact))
         self.place.update(place_keys(fact, policy))
+        end = relevance_ends([fact], policy)[fact.record_key]
+        self.relevant_until = max(end, self.relevant_until) if self.relevant_until else end
         return tuple(sorted(self.person)), tuple(sorted(self.place))
 
     def to_bytes(self) -> bytes:
         """Compact bytes for the changelog (``packing`` format 2, after a header)."""
-        routes = _Routes(self.record_key, sorted(self.person), sorted(self.place))
+        routes = _Routes(
+            self.record_key, sorted(self.person), sorted(self.place), self.relevant_until
+        )
         return _HEADER + pack(routes, _Routes)
+
+    def expired(self, policy: AreaPolicy, now: datetime) -> bool:
+        """No state can hold a version of the record any more at stream time ``now``.
+
+        Routes are kept ``allowed_lateness_days`` beyond the keyed states' cutoff, because the
+        person and place partitions run on their own stream time, which may lag this one.
+        """
+        if self.relevant_until is None:
+            return False
+        margin = timedelta(days=policy.allowed_lateness_days)
+        return self.relevant_until < retention_cutoff(policy, now) - margin
 
     def to_json(self) -> str:
         """Readable JSON (the form written before format 2, still read)."""
         return _ROUTES.dump_json(
-            _Routes(self.record_key, sorted(self.person), sorted(self.place))
+            _Routes(self.record_key, sorted(self.person), sorted(self.place), self.relevant_until)
         ).decode()
 
     @classmethod
@@ -73,7 +98,7 @@ class RecordRoutes:
                 "reads (JSON or format 2). Operator action: run the version that wrote it, or "
                 "rebuild this state by replaying the canonical topics."
             )
-        return cls(routes.record_key, set(routes.person), set(routes.place))
+        return cls(routes.record_key, set(routes.person), set(routes.place), routes.relevant_until)
 
     from_json = from_bytes
 
@@ -83,6 +108,7 @@ class _Routes:
     record_key: str
     person: list[str]
     place: list[str]
+    relevant_until: datetime | None = None
 
 
 _ROUTES = TypeAdapter(_Routes)
