@@ -8,7 +8,9 @@ producer. The allowed paths are checked too, so a denial cannot pass just becaus
 from __future__ import annotations
 
 import asyncio
+import ssl
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +22,13 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     TransactionalIdAuthorizationFailed,
 )
+from aiokafka.helpers import create_ssl_context
 
 from contracts.topics import ALERTS, AUDIT, CANONICAL_EVENTS, PARTNERS, inbound_topic
 from contracts.topics import rejected_topic as rejected
 from deploy.security.acls import AUDIT_ARCHIVER, CHRONOLOGY, CORRELATOR, normaliser_principal
 from deploy.security.apply import local_node_in_use
+from deploy.security.tls import ensure_tls
 from tests.kafka_fixture import Broker, broker_client_config, client_config_as
 
 pytestmark = pytest.mark.kafka
@@ -286,6 +290,40 @@ async def test_unknown_principal_is_refused(bootstrap: str) -> None:
 
 
 async def test_unauthenticated_client_is_refused(bootstrap: str) -> None:
-    """A PLAINTEXT client without SASL gets no metadata, let alone data."""
+    """A PLAINTEXT client (no TLS, no SASL) gets no metadata, let alone data."""
     with pytest.raises(KafkaConnectionError):
         await _connect(bootstrap, {})
+
+
+async def test_right_password_over_tls_connects(bootstrap: str) -> None:
+    """The generated password over TLS trusting the node's CA is let in (the control case)."""
+    config = client_config_as("housing")
+    assert config["security_protocol"] == "SASL_SSL"
+    await _connect(bootstrap, config)
+
+
+async def test_sasl_without_tls_is_refused(bootstrap: str) -> None:
+    """The right SCRAM password without TLS is refused: the listener speaks TLS only."""
+    config = client_config_as("housing")
+    del config["ssl_context"]
+    with pytest.raises(KafkaConnectionError):
+        await _connect(bootstrap, config | {"security_protocol": "SASL_PLAINTEXT"})
+
+
+async def test_client_not_trusting_the_node_ca_is_refused(bootstrap: str, tmp_path: Path) -> None:
+    """A client trusting another CA rejects the broker's certificate before sending a password."""
+    stranger = ensure_tls(tmp_path / "other-ca", ["localhost", "127.0.0.1"])
+    config = client_config_as("housing") | {"ssl_context": create_ssl_context(cafile=stranger.ca)}
+    with pytest.raises(KafkaConnectionError):
+        await _connect(bootstrap, config)
+
+
+async def test_client_checks_the_broker_host_name(bootstrap: str) -> None:
+    """The broker's certificate names only the node's addresses: another name fails the check."""
+    context = client_config_as("housing")["ssl_context"]
+    assert isinstance(context, ssl.SSLContext)
+    assert context.check_hostname
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    host, _, port = bootstrap.rpartition(":")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await asyncio.open_connection(host, int(port), ssl=context, server_hostname="kafka.example")
