@@ -25,7 +25,14 @@ from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
-from contracts.topics import ALERTS, AUDIT, CANONICAL_EVENTS, inbound_topic, rejected_topic
+from contracts.topics import (
+    ALERTS,
+    AUDIT,
+    CANONICAL_EVENTS,
+    PARTNERS,
+    inbound_topic,
+    rejected_topic,
+)
 from contracts.topics import seen_topic as seen_topic_of
 
 __all__ = [
@@ -40,6 +47,7 @@ __all__ = [
     "Resource",
     "acls_from_config",
     "derive_acls",
+    "managed_principals",
     "normaliser_principal",
     "partner_principal",
     "principals",
@@ -214,6 +222,15 @@ def principals(partners: Iterable[str]) -> list[str]:
         AUDIT_ARCHIVER,
         CHRONOLOGY,
     ]
+
+
+def managed_principals() -> list[str]:
+    """The principals whose grants asbx owns: every declared partner's and service's.
+
+    A partner dropped from the agreements is still managed (its grants are removed); a principal
+    asbx never names (an operator's, another system's) is not, and its ACLs are left alone.
+    """
+    return principals(PARTNERS)
 
 
 def acls_from_config(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
@@ -26,10 +27,29 @@ from aiokafka.helpers import create_ssl_context
 
 from contracts.topics import ALERTS, AUDIT, CANONICAL_EVENTS, PARTNERS, inbound_topic
 from contracts.topics import rejected_topic as rejected
-from deploy.security.acls import AUDIT_ARCHIVER, CHRONOLOGY, CORRELATOR, normaliser_principal
-from deploy.security.apply import local_node_in_use
+from deploy.security.acls import (
+    AUDIT_ARCHIVER,
+    CHRONOLOGY,
+    CORRELATOR,
+    DEFAULT_CORRELATOR_IDS,
+    Acl,
+    Operation,
+    Pattern,
+    Resource,
+    acls_from_config,
+    managed_principals,
+    normaliser_principal,
+)
+from deploy.security.apply import acls_in_force, ensure_acls, ensure_local_acls, local_node_in_use
 from deploy.security.tls import ensure_tls
-from tests.kafka_fixture import Broker, broker_client_config, client_config_as
+from services.sharing.agreements import DEFAULT_AGREEMENTS
+from tests.kafka_fixture import (
+    TEST_CORRELATOR_PREFIX,
+    TEST_GRANTS,
+    Broker,
+    broker_client_config,
+    client_config_as,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -327,3 +347,36 @@ async def test_client_checks_the_broker_host_name(bootstrap: str) -> None:
     host, _, port = bootstrap.rpartition(":")
     with pytest.raises(ssl.SSLCertVerificationError):
         await asyncio.open_connection(host, int(port), ssl=context, server_hostname="kafka.example")
+
+
+async def test_withdrawn_agreement_loses_its_grants_on_the_next_apply(
+    bootstrap: str, tmp_path: Path
+) -> None:
+    """Re-applying after a partner's agreement is withdrawn denies what it could do before.
+
+    An operator's own grant (a principal asbx does not manage) survives the convergence.
+    """
+    ids = [*DEFAULT_CORRELATOR_IDS, TEST_CORRELATOR_PREFIX]
+    admin = broker_client_config()
+    outsider = Acl("ops-observer", Resource.TOPIC, AUDIT.name, Pattern.LITERAL, Operation.DESCRIBE)
+    await ensure_acls(bootstrap, [outsider], admin)
+    assert await can_write(bootstrap, "health", inbound_topic("health"))
+    config = yaml.safe_load(DEFAULT_AGREEMENTS.read_text())
+    del config["agreements"]["health"]
+    narrowed = tmp_path / "agreements.yaml"
+    narrowed.write_text(yaml.safe_dump(config))
+    try:
+        wanted = [*acls_from_config(narrowed, correlator_ids=ids), *TEST_GRANTS]
+        await ensure_acls(bootstrap, wanted, admin, managed_principals())
+        assert not await can_write(bootstrap, "health", inbound_topic("health"))
+        assert not await can_read(
+            bootstrap, normaliser_principal("health"), inbound_topic("health")
+        )
+        assert await can_write(bootstrap, "housing", inbound_topic("housing"))
+        in_force = await acls_in_force(bootstrap, admin)
+        assert not any(b[3] in {"User:health", "User:normaliser-health"} for b in in_force)
+        assert (2, AUDIT.name, 3, "User:ops-observer", 8) in in_force
+    finally:
+        await ensure_local_acls(bootstrap, ids, TEST_GRANTS)
+        await ensure_acls(bootstrap, [], admin, managed=["ops-observer"])
+    assert await can_write(bootstrap, "health", inbound_topic("health"))

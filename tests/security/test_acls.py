@@ -13,6 +13,7 @@ from deploy.security.acls import (
     Resource,
     acls_from_config,
     derive_acls,
+    managed_principals,
     principals,
 )
 
@@ -135,6 +136,14 @@ def test_principals_cover_partners_services_and_admin() -> None:
     assert names[0] == ADMIN
     assert {"housing", "normaliser-health", CORRELATOR, AUDIT_ARCHIVER} <= set(names)
     assert len(names) == len(set(names))
+
+
+def test_managed_principals_include_partners_without_an_agreement() -> None:
+    """Convergence owns every declared partner's grants, even one whose agreement is withdrawn."""
+    managed = set(managed_principals())
+    assert {"housing", "health", "police", "normaliser-police", CORRELATOR} <= managed
+    assert managed >= {a.principal for a in ACLS}
+    assert "ops-observer" not in managed
 
 
 def test_repository_agreements_derive_the_default_acls() -> None:
