@@ -48,6 +48,7 @@ from deploy.local_kafka import REPO_ROOT, LocalKafka, LocalKafkaConfig, probe_br
 from deploy.security.acls import (
     CORRELATOR,
     DEFAULT_CORRELATOR_IDS,
+    WEB,
     Acl,
     Operation,
     Pattern,
@@ -284,6 +285,11 @@ TEST_GRANTS = (
     *(
         Acl(CORRELATOR, Resource.TOPIC, "asbx.test.alerts.", Pattern.PREFIXED, op)
         for op in (Operation.WRITE, Operation.DESCRIBE)
+    ),
+    # The web process reads the alerts of the correlators tests start.
+    *(
+        Acl(WEB, Resource.TOPIC, "asbx.test.alerts.", Pattern.PREFIXED, op)
+        for op in (Operation.READ, Operation.DESCRIBE)
     ),
 )
 

@@ -132,6 +132,7 @@ def serve(
 async def _serve_normaliser(partner: str) -> None:
     from contracts.topics import inbound_topic  # noqa: PLC0415
     from deploy.kafka_client import client_config_from_env  # noqa: PLC0415
+    from deploy.security.acls import normaliser_principal  # noqa: PLC0415
     from services.normalise.app import build_normaliser, normaliser_group  # noqa: PLC0415
     from services.observability.endpoint import operability  # noqa: PLC0415
     from services.partners.registry import adapter_for  # noqa: PLC0415
@@ -143,7 +144,8 @@ async def _serve_normaliser(partner: str) -> None:
         bootstrap=service.settings.kafka_bootstrap_servers,
         groups={normaliser_group(partner): inbound_topic(partner)},
         ready=service.ready,
-        client_config=client_config_from_env(),
+        # The lag probe describes the normaliser's own group and input: its own principal may.
+        client_config=client_config_from_env(principal=normaliser_principal(partner)),
     ):
         await service.app.run()
 

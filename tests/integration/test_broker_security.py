@@ -25,13 +25,14 @@ from aiokafka.errors import (
 )
 from aiokafka.helpers import create_ssl_context
 
-from contracts.topics import ALERTS, AUDIT, CANONICAL_EVENTS, PARTNERS, inbound_topic
+from contracts.topics import ALERTS, AUDIT, CANONICAL_EVENTS, CASEWORK, PARTNERS, inbound_topic
 from contracts.topics import rejected_topic as rejected
 from deploy.security.acls import (
     AUDIT_ARCHIVER,
     CHRONOLOGY,
     CORRELATOR,
     DEFAULT_CORRELATOR_IDS,
+    WEB,
     Acl,
     Operation,
     Pattern,
@@ -237,6 +238,10 @@ async def test_partner_cannot_use_the_correlators_transactional_ids(bootstrap: s
         (CORRELATOR, CANONICAL_EVENTS.name),
         (AUDIT_ARCHIVER, AUDIT.name),
         (CHRONOLOGY, CANONICAL_EVENTS.name),
+        (WEB, AUDIT.name),
+        (WEB, ALERTS.name),
+        (WEB, CANONICAL_EVENTS.name),
+        (WEB, CASEWORK.name),
     ],
 )
 async def test_service_reads_its_own_inputs(bootstrap: str, principal: str, topic: str) -> None:
@@ -253,6 +258,8 @@ async def test_service_reads_its_own_inputs(bootstrap: str, principal: str, topi
         (CORRELATOR, AUDIT.name),
         (AUDIT_ARCHIVER, CANONICAL_EVENTS.name),
         (CHRONOLOGY, inbound_topic("housing")),
+        (WEB, inbound_topic("health")),
+        (WEB, rejected("police")),
     ],
 )
 async def test_service_cannot_read_what_it_does_not_use(
@@ -270,6 +277,9 @@ async def test_service_cannot_read_what_it_does_not_use(
         (CORRELATOR, CANONICAL_EVENTS.name),
         (AUDIT_ARCHIVER, AUDIT.name),
         (CHRONOLOGY, ALERTS.name),
+        (WEB, inbound_topic("housing")),
+        (WEB, ALERTS.name),
+        (WEB, CANONICAL_EVENTS.name),
     ],
 )
 async def test_service_cannot_write_what_it_does_not_produce(
@@ -380,3 +390,37 @@ async def test_withdrawn_agreement_loses_its_grants_on_the_next_apply(
         await ensure_local_acls(bootstrap, ids, TEST_GRANTS)
         await ensure_acls(bootstrap, [], admin, managed=["ops-observer"])
     assert await can_write(bootstrap, "health", inbound_topic("health"))
+
+
+async def test_web_records_casework_and_disclosures_in_its_own_transactions(
+    bootstrap: str,
+) -> None:
+    """The web process may write casework and audit in transactions under its own ids.
+
+    The probe transaction is aborted, so no reader of the shared topics ever sees it.
+    """
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        transactional_id=f"asbx-casework-probe-{uuid.uuid4().hex[:6]}",
+        **client_config_as(WEB),
+    )
+    await producer.start()
+    try:
+        await producer.begin_transaction()
+        await producer.send_and_wait(CASEWORK.name, b"{}", key=b"security-probe")
+        await producer.send_and_wait(AUDIT.name, b"{}", key=b"security-probe")
+        await producer.abort_transaction()
+    finally:
+        await producer.stop()
+
+
+async def test_web_cannot_use_anothers_transactional_ids(bootstrap: str) -> None:
+    """The web principal cannot fence a normaliser's transactions."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        transactional_id="asbx-housing-normaliser-0",
+        **client_config_as(WEB),
+    )
+    with pytest.raises(TransactionalIdAuthorizationFailed):
+        await producer.start()
+    await producer.stop()
