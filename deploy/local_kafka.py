@@ -14,6 +14,7 @@ home directory, so it survives ``stop``/``start`` and is removed with ``rm -rf``
     kafka.pid
     credentials.json    SCRAM-SHA-512 password of every principal, generated at first run (0600)
     tls/                the node's own CA and server certificate, generated at first run (0700)
+    admin-client.properties   Kafka's shell tools log in as admin with it (TLS included, 0600)
 
 The node requires authentication over TLS: the one client listener is SASL_SSL (SCRAM-SHA-512
 inside TLS with a server certificate for ``localhost``/``127.0.0.1`` signed by the node's own CA,
@@ -584,6 +585,19 @@ class LocalKafka:
         """Principals whose SCRAM credentials the broker holds (format time or added later)."""
         return self.data_dir / "asbx-scram-users"
 
+    @property
+    def admin_client_properties(self) -> Path:
+        """Kafka's shell tools log in as admin with ``--command-config`` this file."""
+        return self.home / "admin-client.properties"
+
+    def _write_admin_client_properties(self) -> Path:
+        path = self.admin_client_properties
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(self.client_properties())
+        return path
+
     def _register_new_users(self) -> None:
         """Give principals added since the storage was formatted their SCRAM credentials.
 
@@ -597,11 +611,7 @@ class LocalKafka:
         if not missing:
             return
         java = _java()
-        client = self.home / "admin-client.properties"
-        client.unlink(missing_ok=True)
-        fd = os.open(client, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(self.client_properties())
+        client = self._write_admin_client_properties()
         for name in missing:
             log.info("adding SCRAM credentials for new principal %s", name)
             cmd = self._java_command(
@@ -644,6 +654,7 @@ class LocalKafka:
                 log.info("broker pid %s is running but not ready yet; waiting", pid)
             self._wait_ready(pid, deadline)
             self._register_new_users()
+            self._write_admin_client_properties()
         return self.config.bootstrap
 
     def _launch(self) -> int:
