@@ -29,9 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["TLS_DIR", "TlsFiles", "certificate_hosts", "ensure_tls"]
+__all__ = ["TlsFiles", "certificate_hosts", "ensure_tls"]
 
-TLS_DIR = "tls"
 _CA_DAYS = 3650
 _SERVER_DAYS = 825
 _RENEW_BEFORE = dt.timedelta(days=30)
