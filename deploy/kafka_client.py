@@ -7,9 +7,12 @@ Two sources, in order:
 
 1. An external cluster: ``KAFKA_SECURITY_PROTOCOL`` (or ``KAFKA_SASL_USERNAME``) is set, and the
    ``KAFKA_*`` variables say everything. Each deployed service is given its own credentials.
-2. The local node: its generated credentials file (``ASBX_KAFKA_CREDENTIALS``, else
-   ``credentials.json`` in ``ASBX_KAFKA_HOME``, default ``var/kafka``) exists, and the client
-   logs in with SCRAM-SHA-512 as the ``principal`` it asks for (``admin`` if it names none).
+2. The local node (or the compose broker): its generated credentials file
+   (``ASBX_KAFKA_CREDENTIALS``, else ``credentials.json`` in ``ASBX_KAFKA_HOME``, default
+   ``var/kafka``) exists, and the client logs in with SCRAM-SHA-512 as the ``principal`` it asks
+   for (``admin`` if it names none) over TLS, trusting only the node's own CA
+   (``ASBX_KAFKA_CAFILE``, else ``tls/ca.pem`` beside the credentials file) and checking the
+   broker's host name.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from typing import Any
 
 from aiokafka.helpers import create_ssl_context
 
-from deploy.local_kafka import ADMIN_PRINCIPAL, SCRAM_MECHANISM, LocalKafkaConfig
+from deploy.local_kafka import ADMIN_PRINCIPAL, CA_FILE, SCRAM_MECHANISM, TLS_DIR, LocalKafkaConfig
 from deploy.security.credentials import CREDENTIALS_FILE, CredentialsError, read_credentials
 
-__all__ = ["client_config_from_env", "local_credentials_file"]
+__all__ = ["client_config_from_env", "local_ca_file", "local_credentials_file"]
 
 
 def local_credentials_file(env: Mapping[str, str] | None = None) -> Path:
@@ -35,6 +38,14 @@ def local_credentials_file(env: Mapping[str, str] | None = None) -> Path:
     return LocalKafkaConfig.from_env(env).home / CREDENTIALS_FILE
 
 
+def local_ca_file(env: Mapping[str, str] | None = None) -> Path:
+    """The CA certificate the local node's clients trust (and nothing else)."""
+    env = os.environ if env is None else env
+    if explicit := env.get("ASBX_KAFKA_CAFILE"):
+        return Path(explicit)
+    return local_credentials_file(env).parent / TLS_DIR / CA_FILE
+
+
 def _local_config(env: Mapping[str, str], principal: str | None) -> dict[str, Any]:
     path = local_credentials_file(env)
     if not path.exists():
@@ -43,8 +54,15 @@ def _local_config(env: Mapping[str, str], principal: str | None) -> dict[str, An
     users = read_credentials(path)
     if name not in users:
         raise CredentialsError(f"{path} has no credentials for principal {name!r}")
+    cafile = local_ca_file(env)
+    if not cafile.is_file():
+        raise CredentialsError(
+            f"no broker CA certificate at {cafile}: the node makes it at its first start "
+            "(asbx broker start); set ASBX_KAFKA_CAFILE if it lives elsewhere"
+        )
     return {
-        "security_protocol": "SASL_PLAINTEXT",
+        "security_protocol": "SASL_SSL",
+        "ssl_context": create_ssl_context(cafile=str(cafile)),
         "sasl_mechanism": SCRAM_MECHANISM,
         "sasl_plain_username": name,
         "sasl_plain_password": users[name],

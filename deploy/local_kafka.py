@@ -13,12 +13,17 @@ home directory, so it survives ``stop``/``start`` and is removed with ``rm -rf``
     kafka.out           JVM stdout/stderr (what happens before logging starts)
     kafka.pid
     credentials.json    SCRAM-SHA-512 password of every principal, generated at first run (0600)
+    tls/                the node's own CA and server certificate, generated at first run (0700)
+    admin-client.properties   Kafka's shell tools log in as admin with it (TLS included, 0600)
 
-The node requires authentication: clients use SASL/SCRAM-SHA-512 on the one client listener, the
-broker reaches its own controller with SASL/PLAIN, and ``StandardAuthorizer`` denies everything
-no ACL allows (``admin`` is the only super user; ``deploy.security`` derives and applies the
-ACLs). Readiness is a protocol check (ApiVersions, SCRAM login as ``admin``, then Metadata listing
-at least one unfenced broker), not a sleep. Stdlib only apart from the principal list.
+The node requires authentication over TLS: the one client listener is SASL_SSL (SCRAM-SHA-512
+inside TLS with a server certificate for ``localhost``/``127.0.0.1`` signed by the node's own CA,
+``deploy.security.tls``), the broker reaches its own controller with SASL/PLAIN, and
+``StandardAuthorizer`` denies everything no ACL allows (``admin`` is the only super user;
+``deploy.security`` derives and applies the ACLs). Readiness is a protocol check (TLS handshake
+trusting only the node's CA, ApiVersions, SCRAM login as ``admin``, then Metadata listing at
+least one unfenced broker), not a sleep. Stdlib only apart from the principal list and the
+certificate generation.
 
     python -m deploy.local_kafka start|stop|status
 """
@@ -37,6 +42,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -50,7 +56,9 @@ from deploy.security.credentials import CREDENTIALS_FILE, ensure_credentials, re
 
 __all__ = [
     "ADMIN_PRINCIPAL",
+    "CA_FILE",
     "SCRAM_MECHANISM",
+    "TLS_DIR",
     "LocalKafka",
     "LocalKafkaConfig",
     "LocalKafkaError",
@@ -61,6 +69,9 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Where under a broker home its TLS material lives (see ``deploy.security.tls``).
+TLS_DIR = "tls"
+CA_FILE = "ca.pem"
 KAFKA_DIR = Path(__file__).resolve().parent / "kafka"
 LIB_DIR = KAFKA_DIR / "lib"
 MIN_JAVA = 17
@@ -187,17 +198,25 @@ def scram_login(sock: socket.socket, username: str, password: str) -> None:
 
 
 def probe_broker(
-    host: str, port: int, timeout: float = 2.0, credentials: tuple[str, str] | None = None
+    host: str,
+    port: int,
+    timeout: float = 2.0,
+    credentials: tuple[str, str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> int:
     """Return how many unfenced brokers a listener reports; raise ``OSError`` if none.
 
+    With ``ssl_context`` the connection is TLS first (checking the certificate against ``host``).
     ApiVersions v0 is answered by every Kafka release, before authentication too; with
     ``credentials`` (user, password) the connection then logs in with SCRAM-SHA-512. Metadata is
     sent at a version the broker supports (4-8 share one simple layout) asking for no topics. A
     broker that accepts connections but has not joined its cluster yet reports no brokers, so
     callers can wait on it.
     """
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+    with contextlib.ExitStack() as stack:
+        sock = stack.enter_context(socket.create_connection((host, port), timeout=timeout))
+        if ssl_context is not None:
+            sock = stack.enter_context(ssl_context.wrap_socket(sock, server_hostname=host))
         sock.settimeout(timeout)
         body = _exchange(sock, _API_VERSIONS, 0, 1, b"")
         error, count = struct.unpack_from(">hi", body)
@@ -267,6 +286,8 @@ class LocalKafka:
         self.pid_file = home / "kafka.pid"
         self.stdout_file = home / "kafka.out"
         self.credentials_file = home / CREDENTIALS_FILE
+        self.tls_dir = home / TLS_DIR
+        self.ca_file = self.tls_dir / CA_FILE
         self._proc: subprocess.Popen[bytes] | None = None
 
     # -- jars ---------------------------------------------------------------------------------
@@ -350,7 +371,8 @@ class LocalKafka:
     def _ready(self) -> bool:
         try:
             admin = (ADMIN_PRINCIPAL, read_credentials(self.credentials_file)[ADMIN_PRINCIPAL])
-            probe_broker(self.config.host, self.config.port, credentials=admin)
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+            probe_broker(self.config.host, self.config.port, credentials=admin, ssl_context=context)
         except (OSError, struct.error, KeyError, ValueError, RuntimeError):
             return False
         return True
@@ -402,10 +424,11 @@ class LocalKafka:
             "controller.quorum.voters": f"1@{c.host}:{c.controller_port}",
             "listeners": f"CLIENT://{c.host}:{c.port},CONTROLLER://{c.host}:{c.controller_port}",
             "advertised.listeners": f"CLIENT://{c.host}:{c.port}",
-            "listener.security.protocol.map": "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            "listener.security.protocol.map": "CLIENT:SASL_SSL,CONTROLLER:SASL_PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "CLIENT",
             **self._security_properties(),
+            **self._tls_properties(),
             "log.dirs": str(self.data_dir),
             "num.partitions": "3",
             "default.replication.factor": "1",
@@ -447,6 +470,59 @@ class LocalKafka:
             "allow.everyone.if.no.acl.found": "false",
         }
 
+    def tls_hosts(self) -> list[str]:
+        """The names the server certificate is issued for: how local clients reach the node."""
+        return list(dict.fromkeys(["localhost", "127.0.0.1", self.config.host]))
+
+    def _tls_properties(self) -> dict[str, str]:
+        """TLS on the client listener: the node's PEM certificate chain and key, its CA trusted.
+
+        The certificate and key are given as values (Kafka's ``ssl.keystore.certificate.chain``
+        and ``ssl.keystore.key``), which lets the PKCS#8 key stay unencrypted in an owner-only
+        file instead of carrying a password beside it. The broker's own connection to itself
+        (inter-broker, on the client listener) trusts the same CA and checks the host name.
+        The controller listener stays SASL_PLAINTEXT: it is bound to the loopback address, only
+        this JVM connects to it, and KRaft's controller cannot check SCRAM, so it carries the
+        admin's PLAIN login only and never a client's record.
+        """
+        from deploy.security.tls import ensure_tls  # noqa: PLC0415 - cryptography only here
+
+        files = ensure_tls(self.tls_dir, self.tls_hosts())
+
+        def inline(path: Path) -> str:  # a properties value: newlines escaped
+            return path.read_text().strip().replace("\n", "\\n")
+
+        return {
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.certificate.chain": inline(files.chain),
+            "ssl.keystore.key": inline(files.key),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(files.ca),
+            "ssl.client.auth": "none",
+            "ssl.endpoint.identification.algorithm": "https",
+        }
+
+    def client_properties(self, principal: str = ADMIN_PRINCIPAL) -> str:
+        """Settings for Kafka's own Java tools connecting as ``principal`` (SASL_SSL)."""
+        password = self.credentials()[principal]
+        return (
+            f"security.protocol=SASL_SSL\nsasl.mechanism={SCRAM_MECHANISM}\n"
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule "
+            f'required username="{principal}" password="{password}";\n'
+            f"ssl.truststore.type=PEM\nssl.truststore.location={self.ca_file}\n"
+        )
+
+    def _rendered_properties(self) -> str:
+        lines = [f"{key}={value}" for key, value in self.server_properties().items()]
+        return "# Written by deploy/local_kafka.py\n" + "\n".join(lines) + "\n"
+
+    def _outdated(self) -> bool:
+        """Whether the running broker was started with other settings (e.g. before TLS)."""
+        try:
+            return self.properties_file.read_text() != self._rendered_properties()
+        except OSError:
+            return True
+
     def _java_command(self, java: str, main_class: str, *args: str) -> list[str]:
         return [
             java,
@@ -473,11 +549,11 @@ class LocalKafka:
             self.data_dir.rename(aside)
             (self.home / "cluster.id").unlink(missing_ok=True)
             formatted = False
-        lines = [f"{key}={value}" for key, value in self.server_properties().items()]
-        self.properties_file.unlink(missing_ok=True)  # recreated owner-only: it holds a password
+        text = self._rendered_properties()
+        self.properties_file.unlink(missing_ok=True)  # recreated owner-only: it holds secrets
         fd = os.open(self.properties_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
-            out.write("# Written by deploy/local_kafka.py\n" + "\n".join(lines) + "\n")
+            out.write(text)
         if formatted:
             return
         cluster_id = self._cluster_id()
@@ -509,6 +585,19 @@ class LocalKafka:
         """Principals whose SCRAM credentials the broker holds (format time or added later)."""
         return self.data_dir / "asbx-scram-users"
 
+    @property
+    def admin_client_properties(self) -> Path:
+        """Kafka's shell tools log in as admin with ``--command-config`` this file."""
+        return self.home / "admin-client.properties"
+
+    def _write_admin_client_properties(self) -> Path:
+        path = self.admin_client_properties
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(self.client_properties())
+        return path
+
     def _register_new_users(self) -> None:
         """Give principals added since the storage was formatted their SCRAM credentials.
 
@@ -522,15 +611,7 @@ class LocalKafka:
         if not missing:
             return
         java = _java()
-        client = self.home / "admin-client.properties"
-        client.unlink(missing_ok=True)
-        fd = os.open(client, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(
-                f"security.protocol=SASL_PLAINTEXT\nsasl.mechanism={SCRAM_MECHANISM}\n"
-                "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule "
-                f'required username="{ADMIN_PRINCIPAL}" password="{users[ADMIN_PRINCIPAL]}";\n'
-            )
+        client = self._write_admin_client_properties()
         for name in missing:
             log.info("adding SCRAM credentials for new principal %s", name)
             cmd = self._java_command(
@@ -563,12 +644,17 @@ class LocalKafka:
         deadline = time.monotonic() + timeout
         with self._locked():
             pid = self._running_pid()
+            if pid is not None and self._outdated():
+                log.warning("broker pid %s runs with older settings; restarting it", pid)
+                self._stop_pid(pid, timeout=60)
+                pid = None
             if pid is None:
                 pid = self._launch()
             elif not self._ready():
                 log.info("broker pid %s is running but not ready yet; waiting", pid)
             self._wait_ready(pid, deadline)
             self._register_new_users()
+            self._write_admin_client_properties()
         return self.config.bootstrap
 
     def _launch(self) -> int:

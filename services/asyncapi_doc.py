@@ -21,9 +21,9 @@ __all__ = ["ASYNCAPI_PATH", "render_asyncapi", "write_asyncapi"]
 ASYNCAPI_PATH = (
     Path(__file__).resolve().parents[1] / "contracts" / "asyncapi" / "asbx.asyncapi.json"
 )
-#: What the document states about connecting: SASL/SCRAM-SHA-512 (see README, "Security at the
-#: broker"). Fixed here, so the document does not depend on the machine that renders it.
-DOCUMENTED_SECURITY = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512"}
+#: What the document states about connecting: SASL/SCRAM-SHA-512 over TLS (see README, "Security
+#: at the broker"). Fixed here, so the document does not depend on the machine that renders it.
+DOCUMENTED_SECURITY = {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512"}
 
 
 def render_asyncapi() -> str:

@@ -8,9 +8,10 @@ behaviour, so `kafka`-marked tests run against Apache Kafka itself. Where it com
 3. Otherwise: a local KRaft JVM (``deploy.local_kafka``) in ``var/test-kafka`` on ports
    29092/29093, so a demo broker on 9092 is left alone. It is stopped at session end only if
    this session started it; an already-running test broker is reused as is. It requires
-   SCRAM-SHA-512 logins and enforces ACLs like the demo node: the session points
+   SCRAM-SHA-512 logins over TLS and enforces ACLs like the demo node: the session points
    ``ASBX_KAFKA_CREDENTIALS`` at its generated credentials (services started by tests, in process
-   or as child processes, then connect as their own principals) and applies the derived ACLs,
+   or as child processes, then connect as their own principals, trusting the node's CA in
+   ``tls/ca.pem`` beside the credentials) and applies the derived ACLs,
    plus grants for the correlator on the tests' own canonical and alert topics.
 
 Use it from ``conftest.py`` (import this module as ``tests.kafka_fixture`` everywhere so there is
@@ -47,6 +48,7 @@ from deploy.local_kafka import REPO_ROOT, LocalKafka, LocalKafkaConfig, probe_br
 from deploy.security.acls import (
     CORRELATOR,
     DEFAULT_CORRELATOR_IDS,
+    WEB,
     Acl,
     Operation,
     Pattern,
@@ -243,7 +245,7 @@ def _start_local() -> tuple[Broker, Cleanup]:
     bootstrap = kafka.start()
     os.environ["ASBX_KAFKA_CREDENTIALS"] = str(kafka.credentials_file)
     _session.client_config = client_config_from_env()  # the node's admin
-    origin = "local KRaft node, SCRAM + ACLs" + (", reused" if already_running else "")
+    origin = "local KRaft node, SASL_SSL + SCRAM + ACLs" + (", reused" if already_running else "")
     cleanup = None if already_running else kafka.stop
     return Broker(bootstrap, f"Apache Kafka {kafka.version()} ({origin})"), cleanup
 
@@ -283,6 +285,11 @@ TEST_GRANTS = (
     *(
         Acl(CORRELATOR, Resource.TOPIC, "asbx.test.alerts.", Pattern.PREFIXED, op)
         for op in (Operation.WRITE, Operation.DESCRIBE)
+    ),
+    # The web process reads the alerts of the correlators tests start.
+    *(
+        Acl(WEB, Resource.TOPIC, "asbx.test.alerts.", Pattern.PREFIXED, op)
+        for op in (Operation.READ, Operation.DESCRIBE)
     ),
 )
 

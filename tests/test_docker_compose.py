@@ -1,6 +1,7 @@
 """The compose file wires every service to one Apache Kafka 4.x KRaft broker.
 
-Checked statically (no Docker needed) because a wrong bootstrap address or a missing health
+Checked statically (no Docker engine on the machines that run these tests, so the stack itself
+cannot be started here) because a wrong bootstrap address or a missing health
 dependency only shows up as services crash-looping at start-up.
 """
 
@@ -72,14 +73,17 @@ def test_service_uses_kafka_once_healthy(compose: dict[str, Any], name: str, tar
 
 
 def test_every_listener_requires_sasl_and_acls_are_enforced(compose: dict[str, Any]) -> None:
-    """No PLAINTEXT listener; SCRAM-SHA-512 for clients; StandardAuthorizer denies by default."""
+    """Clients use SASL_SSL, only the controller is SASL_PLAINTEXT; ACLs deny by default."""
     env = _env(compose["services"]["kafka"])
     protocols = dict(
         item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
     )
     names = {item.split("://")[0] for item in env["KAFKA_LISTENERS"].split(",")}
     assert names == set(protocols)
-    assert set(protocols.values()) == {"SASL_PLAINTEXT"}
+    assert protocols.pop(env["KAFKA_CONTROLLER_LISTENER_NAMES"]) == "SASL_PLAINTEXT"
+    assert set(protocols.values()) == {"SASL_SSL"}
+    advertised = {item.split("://")[0] for item in env["KAFKA_ADVERTISED_LISTENERS"].split(",")}
+    assert advertised == set(protocols)  # the controller is never offered to clients
     assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
     assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("authorizer.StandardAuthorizer")
     assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
@@ -98,6 +102,27 @@ def test_credentials_are_generated_at_first_start_not_committed(compose: dict[st
     assert kafka["depends_on"]["credentials"]["condition"] == "service_completed_successfully"
     text = (ROOT / "docker-compose.yml").read_text()
     assert not re.search(r"password\s*[=:]", text, re.IGNORECASE)
+
+
+def test_broker_tls_material_is_generated_and_trusted(compose: dict[str, Any]) -> None:
+    """The broker's keystore and CA come from the secrets volume; its password is not inline."""
+    kafka = compose["services"]["kafka"]
+    env = _env(kafka)
+    assert env["KAFKA_SSL_KEYSTORE_LOCATION"] == "/secrets/tls/server.p12"
+    assert env["KAFKA_SSL_KEYSTORE_TYPE"] == "PKCS12"
+    assert (env["KAFKA_SSL_TRUSTSTORE_TYPE"], env["KAFKA_SSL_TRUSTSTORE_LOCATION"]) == (
+        "PEM",
+        "/secrets/tls/ca.pem",
+    )
+    assert env["KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM"] == "https"
+    assert ". /secrets/tls/broker-tls.env" in _command(kafka)
+    assert "/secrets/tls/server.p12" in _command(compose["services"]["credentials"])
+
+
+@pytest.mark.parametrize("name", [*APP_SERVICES, "topics"])
+def test_clients_trust_the_stacks_own_ca(compose: dict[str, Any], name: str) -> None:
+    """Every asbx container verifies the broker against the generated CA."""
+    assert _env(compose["services"][name])["ASBX_KAFKA_CAFILE"] == "/secrets/tls/ca.pem"
 
 
 @pytest.mark.parametrize(("name", "principal"), PRINCIPALS.items())

@@ -7,6 +7,7 @@ session's broker keeps running for the other tests.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
@@ -79,16 +80,31 @@ def test_start_is_idempotent(spare_kafka: LocalKafka) -> None:
     assert (status.version or "").startswith("4.")
 
 
+def _trusting(kafka: LocalKafka) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(kafka.ca_file))
+
+
 def test_node_logs_in_principals_only_with_their_password(spare_kafka: LocalKafka) -> None:
-    """The probe's SCRAM login succeeds with a generated password and fails with another."""
+    """The probe's SCRAM login over TLS succeeds with a generated password, fails with another."""
     spare_kafka.start()
     host, port = spare_kafka.config.host, spare_kafka.config.port
     password = spare_kafka.credentials()["housing"]
-    assert probe_broker(host, port, credentials=("housing", password)) >= 1
+    tls = _trusting(spare_kafka)
+    assert probe_broker(host, port, credentials=("housing", password), ssl_context=tls) >= 1
     with pytest.raises(ConnectionError, match="authentication failed"):
-        probe_broker(host, port, credentials=("housing", password + "x"))
+        probe_broker(host, port, credentials=("housing", password + "x"), ssl_context=tls)
     with pytest.raises(ConnectionError, match=r"closed|reset"):
-        probe_broker(host, port)  # no SASL at all: the broker answers no Metadata
+        probe_broker(host, port)  # no TLS at all: the listener answers nothing
+
+
+def test_node_listens_with_tls_only(spare_kafka: LocalKafka) -> None:
+    """The client listener is SASL_SSL with the node's own certificate; the controller is local."""
+    spare_kafka.start()
+    props = spare_kafka.server_properties()
+    assert props["listener.security.protocol.map"] == "CLIENT:SASL_SSL,CONTROLLER:SASL_PLAINTEXT"
+    assert props["advertised.listeners"].startswith("CLIENT://")  # no controller for clients
+    assert props["ssl.keystore.type"] == "PEM"
+    assert spare_kafka.ca_file.stat().st_mode & 0o077 == 0
 
 
 def test_principal_added_later_gets_credentials(
@@ -101,7 +117,9 @@ def test_principal_added_later_gets_credentials(
     spare_kafka.start()  # already running: only the new user is added
     password = spare_kafka.credentials()["newcomer"]
     config = spare_kafka.config
-    assert probe_broker(config.host, config.port, credentials=("newcomer", password)) >= 1
+    login = ("newcomer", password)
+    tls = _trusting(spare_kafka)
+    assert probe_broker(config.host, config.port, credentials=login, ssl_context=tls) >= 1
 
 
 def test_stop_when_not_running_is_harmless(tmp_path: Path) -> None:

@@ -13,6 +13,10 @@ so the rules below are the whole of what each principal may do:
   internal topics, groups and transactional ids named after its deployment id;
 - the audit archiver only reads the audit topic; the chronology tool reads canonical events and
   writes the audit record of each disclosure;
+- the web process (IG review and casework pages, ``asbx web``) reads the audit, alerts,
+  canonical and casework topics for its read model, and writes casework events with their audit
+  records and the audit record of every disclosure, in transactions of its own; it never sees an
+  inbound or rejected topic, and joins no consumer group (it reads by assignment);
 - ``admin`` is the broker's super user (topic and ACL set-up, operators' tools) and needs no ACL.
 
 Plain data, no Kafka import: the adapter that applies these is ``deploy.security.apply``.
@@ -25,7 +29,15 @@ from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
-from contracts.topics import ALERTS, AUDIT, CANONICAL_EVENTS, inbound_topic, rejected_topic
+from contracts.topics import (
+    ALERTS,
+    AUDIT,
+    CANONICAL_EVENTS,
+    CASEWORK,
+    PARTNERS,
+    inbound_topic,
+    rejected_topic,
+)
 from contracts.topics import seen_topic as seen_topic_of
 
 __all__ = [
@@ -34,12 +46,15 @@ __all__ = [
     "CHRONOLOGY",
     "CORRELATOR",
     "DEFAULT_CORRELATOR_IDS",
+    "WEB",
+    "WEB_TRANSACTIONS",
     "Acl",
     "Operation",
     "Pattern",
     "Resource",
     "acls_from_config",
     "derive_acls",
+    "managed_principals",
     "normaliser_principal",
     "partner_principal",
     "principals",
@@ -49,6 +64,9 @@ ADMIN = "admin"
 CORRELATOR = "correlator"
 AUDIT_ARCHIVER = "audit-archiver"
 CHRONOLOGY = "chronology"
+WEB = "web"
+#: Prefix of the web process's transactional ids (one per casework or disclosure write).
+WEB_TRANSACTIONS = "asbx-casework-"
 #: The correlator deployment id used unless ``ASBX_CORRELATOR_ID`` names another.
 DEFAULT_CORRELATOR_IDS = ("asbx-correlator",)
 
@@ -200,7 +218,21 @@ def derive_acls(
     # consumer groups of its own and opens the events they name.
     acls += _topic(CHRONOLOGY, ALERTS.name, Operation.READ)
     acls += _group(CHRONOLOGY, "asbx-subscriber-", prefixed=True)
+    acls += _web()
     return sorted(set(acls))
+
+
+def _web() -> list[Acl]:
+    return [
+        *_topic(WEB, AUDIT.name, Operation.READ, Operation.WRITE),
+        *_topic(WEB, CASEWORK.name, Operation.READ, Operation.WRITE),
+        *_topic(WEB, ALERTS.name, Operation.READ),
+        *_topic(WEB, CANONICAL_EVENTS.name, Operation.READ),
+        *(
+            Acl(WEB, Resource.TRANSACTIONAL_ID, WEB_TRANSACTIONS, Pattern.PREFIXED, op)
+            for op in (Operation.WRITE, Operation.DESCRIBE)
+        ),
+    ]
 
 
 def principals(partners: Iterable[str]) -> list[str]:
@@ -213,7 +245,17 @@ def principals(partners: Iterable[str]) -> list[str]:
         CORRELATOR,
         AUDIT_ARCHIVER,
         CHRONOLOGY,
+        WEB,
     ]
+
+
+def managed_principals() -> list[str]:
+    """The principals whose grants asbx owns: every declared partner's and service's.
+
+    A partner dropped from the agreements is still managed (its grants are removed); a principal
+    asbx never names (an operator's, another system's) is not, and its ACLs are left alone.
+    """
+    return principals(PARTNERS)
 
 
 def acls_from_config(

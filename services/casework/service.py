@@ -20,6 +20,7 @@ from contracts.envelope import CanonicalEvent
 from contracts.topics import CANONICAL_EVENTS
 from contracts.vocab import Audience
 from deploy.kafka_client import client_config_from_env
+from deploy.security.acls import WEB
 from services.casework.bundle import Application, BundleRequest, render_bundle
 from services.casework.case import CaseFile, build_case
 from services.casework.provenance import (
@@ -55,13 +56,13 @@ class CaseworkService:
     policy: AreaPolicy
     audit_log: Path
     store: CaseworkStore
-    #: aiokafka settings; None means the environment's (the local node's credentials).
+    #: aiokafka settings; None means the environment's, as the web process's own principal.
     client_config: dict[str, Any] | None = None
     canonical_topic: str = CANONICAL_EVENTS.name
 
     def __post_init__(self) -> None:
         if self.client_config is None:
-            self.client_config = client_config_from_env()
+            self.client_config = client_config_from_env(principal=WEB)
 
     async def canonical_events(self) -> list[CanonicalEvent]:
         """Every committed canonical event (tokens and sealed fields only)."""

@@ -22,6 +22,7 @@ from contracts.audit import AuditRecord
 from contracts.casework import CaseworkEvent
 from contracts.topics import AUDIT, CASEWORK
 from deploy.kafka_client import client_config_from_env
+from deploy.security.acls import WEB, WEB_TRANSACTIONS
 from services.casework.records import casework_audit_record
 from services.kafka.reader import read_all
 
@@ -55,7 +56,9 @@ class CaseworkStore:
         audit_topic: str = AUDIT.name,
     ) -> None:
         self._bootstrap = bootstrap
-        self._config = client_config if client_config is not None else client_config_from_env()
+        self._config = (
+            client_config if client_config is not None else client_config_from_env(principal=WEB)
+        )
         self.topic = topic
         self.audit_topic = audit_topic
 
@@ -67,7 +70,7 @@ class CaseworkStore:
             bootstrap_servers=self._bootstrap,
             acks="all",
             enable_idempotence=True,
-            transactional_id=f"asbx-casework-{uuid.uuid4()}",
+            transactional_id=f"{WEB_TRANSACTIONS}{uuid.uuid4()}",
             **self._config,
         )
         await producer.start()

@@ -82,13 +82,14 @@ def topics() -> None:
 def acls(
     dry_run: Annotated[bool, typer.Option(help="Print the ACLs instead of applying them.")] = False,
 ) -> None:
-    """Apply the ACLs derived from the data-sharing agreements to the configured cluster.
+    """Converge the configured cluster on the ACLs derived from the data-sharing agreements.
 
     Connects with the ``KAFKA_*`` credentials (or the local node's admin), which must be allowed
-    to alter ACLs. Creating an existing ACL changes nothing, so this is safe to repeat.
+    to alter ACLs. Grants of asbx's own principals that the agreements no longer derive are
+    removed; other principals' ACLs are left alone. Safe to repeat.
     """
     from deploy.kafka_client import client_config_from_env  # noqa: PLC0415
-    from deploy.security.acls import acls_from_config  # noqa: PLC0415
+    from deploy.security.acls import acls_from_config, managed_principals  # noqa: PLC0415
     from deploy.security.apply import ensure_acls  # noqa: PLC0415
     from services.correlator.settings import CorrelatorSettings  # noqa: PLC0415
     from services.settings import Settings  # noqa: PLC0415
@@ -102,7 +103,9 @@ def acls(
             )
         return
     bootstrap = Settings().kafka_bootstrap_servers
-    count = asyncio.run(ensure_acls(bootstrap, wanted, client_config_from_env()))
+    count = asyncio.run(
+        ensure_acls(bootstrap, wanted, client_config_from_env(), managed_principals())
+    )
     typer.echo(f"{count} ACL(s) in force on {bootstrap}")
 
 
@@ -129,6 +132,7 @@ def serve(
 async def _serve_normaliser(partner: str) -> None:
     from contracts.topics import inbound_topic  # noqa: PLC0415
     from deploy.kafka_client import client_config_from_env  # noqa: PLC0415
+    from deploy.security.acls import normaliser_principal  # noqa: PLC0415
     from services.normalise.app import build_normaliser, normaliser_group  # noqa: PLC0415
     from services.observability.endpoint import operability  # noqa: PLC0415
     from services.partners.registry import adapter_for  # noqa: PLC0415
@@ -140,7 +144,8 @@ async def _serve_normaliser(partner: str) -> None:
         bootstrap=service.settings.kafka_bootstrap_servers,
         groups={normaliser_group(partner): inbound_topic(partner)},
         ready=service.ready,
-        client_config=client_config_from_env(),
+        # The lag probe describes the normaliser's own group and input: its own principal may.
+        client_config=client_config_from_env(principal=normaliser_principal(partner)),
     ):
         await service.app.run()
 

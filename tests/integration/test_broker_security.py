@@ -8,10 +8,13 @@ producer. The allowed paths are checked too, so a denial cannot pass just becaus
 from __future__ import annotations
 
 import asyncio
+import ssl
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
@@ -20,12 +23,34 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     TransactionalIdAuthorizationFailed,
 )
+from aiokafka.helpers import create_ssl_context
 
-from contracts.topics import ALERTS, AUDIT, CANONICAL_EVENTS, PARTNERS, inbound_topic
+from contracts.topics import ALERTS, AUDIT, CANONICAL_EVENTS, CASEWORK, PARTNERS, inbound_topic
 from contracts.topics import rejected_topic as rejected
-from deploy.security.acls import AUDIT_ARCHIVER, CHRONOLOGY, CORRELATOR, normaliser_principal
-from deploy.security.apply import local_node_in_use
-from tests.kafka_fixture import Broker, broker_client_config, client_config_as
+from deploy.security.acls import (
+    AUDIT_ARCHIVER,
+    CHRONOLOGY,
+    CORRELATOR,
+    DEFAULT_CORRELATOR_IDS,
+    WEB,
+    Acl,
+    Operation,
+    Pattern,
+    Resource,
+    acls_from_config,
+    managed_principals,
+    normaliser_principal,
+)
+from deploy.security.apply import acls_in_force, ensure_acls, ensure_local_acls, local_node_in_use
+from deploy.security.tls import ensure_tls
+from services.sharing.agreements import DEFAULT_AGREEMENTS
+from tests.kafka_fixture import (
+    TEST_CORRELATOR_PREFIX,
+    TEST_GRANTS,
+    Broker,
+    broker_client_config,
+    client_config_as,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -213,6 +238,10 @@ async def test_partner_cannot_use_the_correlators_transactional_ids(bootstrap: s
         (CORRELATOR, CANONICAL_EVENTS.name),
         (AUDIT_ARCHIVER, AUDIT.name),
         (CHRONOLOGY, CANONICAL_EVENTS.name),
+        (WEB, AUDIT.name),
+        (WEB, ALERTS.name),
+        (WEB, CANONICAL_EVENTS.name),
+        (WEB, CASEWORK.name),
     ],
 )
 async def test_service_reads_its_own_inputs(bootstrap: str, principal: str, topic: str) -> None:
@@ -229,6 +258,8 @@ async def test_service_reads_its_own_inputs(bootstrap: str, principal: str, topi
         (CORRELATOR, AUDIT.name),
         (AUDIT_ARCHIVER, CANONICAL_EVENTS.name),
         (CHRONOLOGY, inbound_topic("housing")),
+        (WEB, inbound_topic("health")),
+        (WEB, rejected("police")),
     ],
 )
 async def test_service_cannot_read_what_it_does_not_use(
@@ -246,6 +277,9 @@ async def test_service_cannot_read_what_it_does_not_use(
         (CORRELATOR, CANONICAL_EVENTS.name),
         (AUDIT_ARCHIVER, AUDIT.name),
         (CHRONOLOGY, ALERTS.name),
+        (WEB, inbound_topic("housing")),
+        (WEB, ALERTS.name),
+        (WEB, CANONICAL_EVENTS.name),
     ],
 )
 async def test_service_cannot_write_what_it_does_not_produce(
@@ -286,6 +320,107 @@ async def test_unknown_principal_is_refused(bootstrap: str) -> None:
 
 
 async def test_unauthenticated_client_is_refused(bootstrap: str) -> None:
-    """A PLAINTEXT client without SASL gets no metadata, let alone data."""
+    """A PLAINTEXT client (no TLS, no SASL) gets no metadata, let alone data."""
     with pytest.raises(KafkaConnectionError):
         await _connect(bootstrap, {})
+
+
+async def test_right_password_over_tls_connects(bootstrap: str) -> None:
+    """The generated password over TLS trusting the node's CA is let in (the control case)."""
+    config = client_config_as("housing")
+    assert config["security_protocol"] == "SASL_SSL"
+    await _connect(bootstrap, config)
+
+
+async def test_sasl_without_tls_is_refused(bootstrap: str) -> None:
+    """The right SCRAM password without TLS is refused: the listener speaks TLS only."""
+    config = client_config_as("housing")
+    del config["ssl_context"]
+    with pytest.raises(KafkaConnectionError):
+        await _connect(bootstrap, config | {"security_protocol": "SASL_PLAINTEXT"})
+
+
+async def test_client_not_trusting_the_node_ca_is_refused(bootstrap: str, tmp_path: Path) -> None:
+    """A client trusting another CA rejects the broker's certificate before sending a password."""
+    stranger = ensure_tls(tmp_path / "other-ca", ["localhost", "127.0.0.1"])
+    config = client_config_as("housing") | {"ssl_context": create_ssl_context(cafile=stranger.ca)}
+    with pytest.raises(KafkaConnectionError):
+        await _connect(bootstrap, config)
+
+
+async def test_client_checks_the_broker_host_name(bootstrap: str) -> None:
+    """The broker's certificate names only the node's addresses: another name fails the check."""
+    context = client_config_as("housing")["ssl_context"]
+    assert isinstance(context, ssl.SSLContext)
+    assert context.check_hostname
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    host, _, port = bootstrap.rpartition(":")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await asyncio.open_connection(host, int(port), ssl=context, server_hostname="kafka.example")
+
+
+async def test_withdrawn_agreement_loses_its_grants_on_the_next_apply(
+    bootstrap: str, tmp_path: Path
+) -> None:
+    """Re-applying after a partner's agreement is withdrawn denies what it could do before.
+
+    An operator's own grant (a principal asbx does not manage) survives the convergence.
+    """
+    ids = [*DEFAULT_CORRELATOR_IDS, TEST_CORRELATOR_PREFIX]
+    admin = broker_client_config()
+    outsider = Acl("ops-observer", Resource.TOPIC, AUDIT.name, Pattern.LITERAL, Operation.DESCRIBE)
+    await ensure_acls(bootstrap, [outsider], admin)
+    assert await can_write(bootstrap, "health", inbound_topic("health"))
+    config = yaml.safe_load(DEFAULT_AGREEMENTS.read_text())
+    del config["agreements"]["health"]
+    narrowed = tmp_path / "agreements.yaml"
+    narrowed.write_text(yaml.safe_dump(config))
+    try:
+        wanted = [*acls_from_config(narrowed, correlator_ids=ids), *TEST_GRANTS]
+        await ensure_acls(bootstrap, wanted, admin, managed_principals())
+        assert not await can_write(bootstrap, "health", inbound_topic("health"))
+        assert not await can_read(
+            bootstrap, normaliser_principal("health"), inbound_topic("health")
+        )
+        assert await can_write(bootstrap, "housing", inbound_topic("housing"))
+        in_force = await acls_in_force(bootstrap, admin)
+        assert not any(b[3] in {"User:health", "User:normaliser-health"} for b in in_force)
+        assert (2, AUDIT.name, 3, "User:ops-observer", 8) in in_force
+    finally:
+        await ensure_local_acls(bootstrap, ids, TEST_GRANTS)
+        await ensure_acls(bootstrap, [], admin, managed=["ops-observer"])
+    assert await can_write(bootstrap, "health", inbound_topic("health"))
+
+
+async def test_web_records_casework_and_disclosures_in_its_own_transactions(
+    bootstrap: str,
+) -> None:
+    """The web process may write casework and audit in transactions under its own ids.
+
+    The probe transaction is aborted, so no reader of the shared topics ever sees it.
+    """
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        transactional_id=f"asbx-casework-probe-{uuid.uuid4().hex[:6]}",
+        **client_config_as(WEB),
+    )
+    await producer.start()
+    try:
+        await producer.begin_transaction()
+        await producer.send_and_wait(CASEWORK.name, b"{}", key=b"security-probe")
+        await producer.send_and_wait(AUDIT.name, b"{}", key=b"security-probe")
+        await producer.abort_transaction()
+    finally:
+        await producer.stop()
+
+
+async def test_web_cannot_use_anothers_transactional_ids(bootstrap: str) -> None:
+    """The web principal cannot fence a normaliser's transactions."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        transactional_id="asbx-housing-normaliser-0",
+        **client_config_as(WEB),
+    )
+    with pytest.raises(TransactionalIdAuthorizationFailed):
+        await producer.start()
+    await producer.stop()

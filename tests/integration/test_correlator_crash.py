@@ -13,10 +13,12 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -79,6 +81,9 @@ class Deployment:
         )
         self.service: CorrelatorService = build_correlator(bootstrap, settings)
         self.processes: list[subprocess.Popen[bytes]] = []
+        #: The instances' stderr: a file, so a burst of warnings (a rebalance, fenced
+        #: transactions) can never fill a pipe nobody reads and stall an instance.
+        self.log = Path(tempfile.mkdtemp(prefix=f"asbx-correlator-{name}-")) / "stderr.log"
 
     async def prepare(self, events: list[CanonicalEvent]) -> None:
         specs = [
@@ -97,13 +102,14 @@ class Deployment:
         await publish_canonical(self.bootstrap, events, topic=self.env["ASBX_CANONICAL_TOPIC"])
 
     def start(self) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli.main", "serve", "correlator"],
-            env=self.env,
-            cwd=REPO_ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with self.log.open("ab") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "services.cli.main", "serve", "correlator"],
+                env=self.env,
+                cwd=REPO_ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         self.processes.append(process)
         return process
 
@@ -183,4 +189,6 @@ async def test_two_instances_split_partitions_and_agree_with_one(
     deployment.start()
     await wait_caught_up(deployment.service, timeout=600)
     await _check(deployment, events, expected)
-    assert all(p.poll() is None for p in deployment.processes), "an instance died"
+    assert all(p.poll() is None for p in deployment.processes), (
+        f"an instance died: {deployment.log}"
+    )

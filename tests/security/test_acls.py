@@ -7,12 +7,14 @@ from deploy.security.acls import (
     ADMIN,
     AUDIT_ARCHIVER,
     CORRELATOR,
+    WEB,
     Acl,
     Operation,
     Pattern,
     Resource,
     acls_from_config,
     derive_acls,
+    managed_principals,
     principals,
 )
 
@@ -65,11 +67,11 @@ def test_alert_readers_follow_the_alert_audiences() -> None:
     """A partner reads alerts exactly when its audience is one the alerts are sealed for.
 
     Besides partners, only asbx's own consumers read alerts: the audited disclosure identity
-    (which runs the subscriber client).
+    (which runs the subscriber client) and the web process (IG review, case pages).
     """
     acls = derive_acls(PARTNERS, ["housing", "lead_agency"])
     readers = {a.principal for a in acls if a.name == ALERTS.name and a.operation == Operation.READ}
-    assert readers == {"housing", "chronology"}
+    assert readers == {"housing", "chronology", WEB}
 
 
 def test_normaliser_reads_only_its_partners_inbound_topic() -> None:
@@ -135,6 +137,23 @@ def test_principals_cover_partners_services_and_admin() -> None:
     assert names[0] == ADMIN
     assert {"housing", "normaliser-health", CORRELATOR, AUDIT_ARCHIVER} <= set(names)
     assert len(names) == len(set(names))
+
+
+def test_web_reads_its_read_model_and_writes_only_casework_and_audit() -> None:
+    """The web process never touches inbound or rejected topics and writes no alerts or events."""
+    writes = {a.name for a in ACLS if a.principal == WEB and a.operation == Operation.WRITE}
+    reads = {a.name for a in ACLS if a.principal == WEB and a.operation == Operation.READ}
+    assert writes == {"asbx.casework.v1", AUDIT.name, "asbx-casework-"}
+    assert reads == {"asbx.casework.v1", AUDIT.name, ALERTS.name, CANONICAL_EVENTS.name}
+    assert not any(a.principal == WEB and a.resource == Resource.GROUP for a in ACLS)
+
+
+def test_managed_principals_include_partners_without_an_agreement() -> None:
+    """Convergence owns every declared partner's grants, even one whose agreement is withdrawn."""
+    managed = set(managed_principals())
+    assert {"housing", "health", "police", "normaliser-police", CORRELATOR} <= managed
+    assert managed >= {a.principal for a in ACLS}
+    assert "ops-observer" not in managed
 
 
 def test_repository_agreements_derive_the_default_acls() -> None:

@@ -11,6 +11,7 @@ import pytest
 from deploy.kafka_client import client_config_from_env
 from deploy.security.compose_secrets import write_compose_secrets
 from deploy.security.credentials import CredentialsError, ensure_credentials, read_credentials
+from deploy.security.tls import ensure_tls
 
 
 def test_credentials_are_owner_only_and_stable(tmp_path: Path) -> None:
@@ -33,18 +34,42 @@ def test_new_principal_is_added_without_changing_others(tmp_path: Path) -> None:
 
 
 def test_local_client_logs_in_as_the_principal_it_names(tmp_path: Path) -> None:
-    """With the local file, a client gets SCRAM-SHA-512 settings for its own principal."""
+    """With the local file, a client gets SCRAM-SHA-512 over TLS for its own principal."""
     path = tmp_path / "credentials.json"
     users = ensure_credentials(path, ["admin", "normaliser-housing"])
+    ensure_tls(tmp_path / "tls", ["localhost"])
     env = {"ASBX_KAFKA_CREDENTIALS": str(path)}
     config = client_config_from_env(env, principal="normaliser-housing")
+    context = config.pop("ssl_context")
     assert config == {
-        "security_protocol": "SASL_PLAINTEXT",
+        "security_protocol": "SASL_SSL",
         "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_plain_username": "normaliser-housing",
         "sasl_plain_password": users["normaliser-housing"],
     }
+    assert context.check_hostname
+    assert [c["subject"] for c in context.get_ca_certs()] == [
+        ((("commonName", "asbx local broker CA"),),)
+    ]
     assert client_config_from_env(env)["sasl_plain_username"] == "admin"
+
+
+def test_local_client_needs_the_node_ca(tmp_path: Path) -> None:
+    """Without the node's CA certificate the client refuses to start rather than skip TLS."""
+    path = tmp_path / "credentials.json"
+    ensure_credentials(path, ["admin"])
+    with pytest.raises(CredentialsError, match="CA certificate"):
+        client_config_from_env({"ASBX_KAFKA_CREDENTIALS": str(path)})
+
+
+def test_local_ca_can_live_elsewhere(tmp_path: Path) -> None:
+    """ASBX_KAFKA_CAFILE points clients at a CA kept apart from the credentials (compose)."""
+    path = tmp_path / "users" / "correlator.json"
+    ensure_credentials(path, ["correlator"])
+    files = ensure_tls(tmp_path / "shared-tls", ["kafka"])
+    env = {"ASBX_KAFKA_CREDENTIALS": str(path), "ASBX_KAFKA_CAFILE": str(files.ca)}
+    config = client_config_from_env(env, principal="correlator")
+    assert config["security_protocol"] == "SASL_SSL"
 
 
 def test_unknown_local_principal_is_a_clear_error(tmp_path: Path) -> None:
@@ -86,4 +111,7 @@ def test_compose_secrets_give_each_service_only_its_own_password(tmp_path: Path)
     assert jaas.count("KafkaServer {") == 3
     assert users["housing"] not in jaas
     assert (tmp_path / "scram-args").read_text().count("--add-scram") == len(users)
+    assert "security.protocol=SASL_SSL" in (tmp_path / "admin.properties").read_text()
+    ca = (tmp_path / "tls" / "ca.pem").read_bytes()
     assert write_compose_secrets(tmp_path) == users
+    assert (tmp_path / "tls" / "ca.pem").read_bytes() == ca  # kept across restarts

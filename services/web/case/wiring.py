@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy.kafka_client import client_config_from_env
+from deploy.security.acls import WEB
 from services.casework.service import CaseworkService
 from services.casework.store import CaseworkStore
 from services.correlator.domain.policy import DEFAULT_POLICY_FILE, load_policy
@@ -31,7 +32,7 @@ def casework_service(request: Request) -> CaseworkService:
     held: CaseworkService | None = getattr(request.app.state, "casework", None)
     if held is None:
         settings: WebSettings = request.app.state.settings
-        config = client_config_from_env()
+        config = client_config_from_env(principal=WEB)  # least privilege, not admin
         held = CaseworkService(
             bootstrap=settings.kafka_bootstrap_servers,
             keys=LocalKeyStore(settings.keys_dir),

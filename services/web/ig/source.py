@@ -63,15 +63,16 @@ class AuditSource:
 
     @classmethod
     def from_settings(cls, settings: WebSettings) -> AuditSource:
-        """The source configured by ``settings`` (Kafka security from the environment)."""
+        """The source configured by ``settings``, connecting as the web process's principal."""
         from deploy.kafka_client import client_config_from_env  # noqa: PLC0415
+        from deploy.security.acls import WEB  # noqa: PLC0415
 
         return cls(
             log_path=settings.audit_log,
             keys_dir=settings.keys_dir,
             bootstrap=settings.kafka_bootstrap_servers,
             alerts_topic=settings.alerts_topic,
-            client_config=client_config_from_env(),
+            client_config=client_config_from_env(principal=WEB),
         )
 
     def records(self) -> list[AuditRecord]:
