@@ -36,6 +36,9 @@ from services.streams.store import PartitionStore
 
 __all__ = ["EngineConfig", "Output", "Processor", "TransactionalEngine"]
 
+#: Longest wait for a partition's transactional producer to start before trying again.
+CLAIM_STEP_SECONDS = 30.0
+
 log = structlog.get_logger(__name__)
 
 V = TypeVar("V")
@@ -142,25 +145,51 @@ class TransactionalEngine(Generic[V]):
     async def _claim(self, assigned: list[TopicPartition]) -> None:
         async with self._lock:
             for tp in assigned:
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self.config.bootstrap,
-                    transactional_id=f"{self.config.group_id}.{tp.topic}.{tp.partition}",
-                    enable_idempotence=True,
-                    acks="all",
-                    max_request_size=32 * 1024 * 1024,
-                    **self.config.client_config,
-                )
-                await producer.start()  # fences any previous owner of this partition
+                await self._claim_one(tp)
+
+    async def _claim_one(self, tp: TopicPartition) -> None:
+        """Fence the previous owner and restore the state, retrying until the broker answers.
+
+        A broker that goes away mid-claim must not leave the partition assigned without state
+        (its records would never be processed): each failed attempt is undone and tried again.
+        """
+        delays = backoff_delays(first=0.5, ceiling=10.0)
+        while True:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.config.bootstrap,
+                transactional_id=f"{self.config.group_id}.{tp.topic}.{tp.partition}",
+                enable_idempotence=True,
+                acks="all",
+                max_request_size=32 * 1024 * 1024,
+                **self.config.client_config,
+            )
+            try:
+                # Fences any previous owner of this partition.
+                await asyncio.wait_for(producer.start(), CLAIM_STEP_SECONDS)
                 store, restored = await self._restore(tp.partition)
-                self._producers[tp.partition] = producer
-                self._stores[tp.partition] = store
-                log.info(
-                    "stream.partition_claimed",
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                delay = next(delays)
+                log.warning(
+                    "stream.claim_retry",
                     engine=self.config.name,
                     partition=tp.partition,
-                    restored_keys=len(store),
-                    changelog_records=restored,
+                    error=repr(exc),
+                    retry_in_seconds=delay,
                 )
+                await asyncio.sleep(delay)
+                continue
+            self._producers[tp.partition] = producer
+            self._stores[tp.partition] = store
+            log.info(
+                "stream.partition_claimed",
+                engine=self.config.name,
+                partition=tp.partition,
+                restored_keys=len(store),
+                changelog_records=restored,
+            )
+            return
 
     async def _restore(self, partition: int) -> tuple[PartitionStore[V], int]:
         """A partition's state as of its changelog's end, and the changelog records read."""
