@@ -29,7 +29,7 @@ from services.correlator.router import MentionRouter
 from services.correlator.settings import CorrelatorSettings
 from services.correlator.topics import CorrelatorTopics
 from services.kafka.waiting import wait_for_kafka
-from services.observability.metrics import MeteredProcessor
+from services.observability.metrics import MeteredProcessor, StateKeysMeter
 from services.protection.keys import LocalKeyStore
 from services.settings import Settings
 from services.streams.engine import EngineConfig, TransactionalEngine
@@ -110,6 +110,7 @@ def build_correlator(
         TransactionalEngine(
             config("routes", settings.input_topic),
             MeteredProcessor(MentionRouter(policy, topics, expiry_grace=grace), METRICS_SERVICE),
+            StateKeysMeter(METRICS_SERVICE, settings.input_topic),
         ),
         TransactionalEngine(
             config("person", topics.person_mentions),
@@ -119,6 +120,7 @@ def build_correlator(
                 ),
                 METRICS_SERVICE,
             ),
+            StateKeysMeter(METRICS_SERVICE, topics.person_mentions),
         ),
         TransactionalEngine(
             config("place", topics.place_mentions),
@@ -128,6 +130,7 @@ def build_correlator(
                 ),
                 METRICS_SERVICE,
             ),
+            StateKeysMeter(METRICS_SERVICE, topics.place_mentions),
         ),
     ]
     return CorrelatorService(

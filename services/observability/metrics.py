@@ -10,7 +10,7 @@ record at a time even though records are committed in batches.
 from __future__ import annotations
 
 import time
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRecord
 from prometheus_client import Counter, Gauge, Histogram
@@ -31,6 +31,7 @@ __all__ = [
     "STATE_KEYS",
     "MeteredProcessor",
     "NormaliserMeter",
+    "StateKeysMeter",
 ]
 
 V = TypeVar("V")
@@ -117,6 +118,22 @@ class NormaliserMeter:
             OUTCOMES.labels(self.service, "duplicate").inc()
 
 
+class StateKeysMeter:
+    """Sets ``asbx_state_keys`` for a stage's partition after each committed batch.
+
+    Once per batch, not per record: after a commit a store's size is a counter it keeps, while
+    mid-batch it has to check the batch's changed keys against the file.
+    """
+
+    def __init__(self, service: str, topic: str) -> None:
+        self._service = service
+        self._topic = topic
+
+    def __call__(self, store: PartitionStore[Any], offset: int) -> None:
+        """Called by the engine with the partition's store and its new committed offset."""
+        STATE_KEYS.labels(self._service, self._topic, str(store.partition)).set(len(store))
+
+
 class MeteredProcessor(Generic[V]):
     """A stream :class:`Processor` that counts and times each record it processes.
 
@@ -146,7 +163,6 @@ class MeteredProcessor(Generic[V]):
             self._seconds.observe(time.perf_counter() - started)
         for out in outputs:
             MESSAGES_OUT.labels(self._service, out.topic).inc()
-        STATE_KEYS.labels(self._service, record.topic, str(store.partition)).set(len(store))
         return outputs
 
     def encode(self, value: V) -> bytes:

@@ -118,7 +118,7 @@ class TransactionalEngine(Generic[V]):
         self,
         config: EngineConfig,
         processor: Processor[V],
-        on_commit: Callable[[int, int], None] | None = None,
+        on_commit: Callable[[PartitionStore[V], int], None] | None = None,
     ) -> None:
         self.config = config
         self.processor = processor
@@ -295,7 +295,7 @@ class TransactionalEngine(Generic[V]):
             self._poison.pop((tp.partition, record.offset), None)
         self.processed += len(records)
         if self._on_commit is not None:
-            self._on_commit(tp.partition, records[-1].offset + 1)
+            self._on_commit(store, records[-1].offset + 1)
 
     async def _commit(
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]

@@ -89,6 +89,9 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         self._changed: dict[str, V | None] = {}
         #: Taken for the changelog, waiting for the Kafka commit: key → encoded value.
         self._sent: dict[str, bytes | None] = {}
+        #: Rows in the file (``None``: not counted since the last bulk load). Kept up to date on
+        #: commit so ``len`` never scans the table: per record, at a million keys, it would.
+        self._rows: int | None = None
         self._db = self._open()
 
     # -- file ---------------------------------------------------------------------------------
@@ -157,6 +160,7 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         self._cache.clear()
         self._changed.clear()
         self._sent.clear()
+        self._rows = None
         self._db = self._connect()
 
     def discard(self) -> None:
@@ -178,11 +182,25 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
     # -- PartitionStore API ---------------------------------------------------------------------
 
     def __len__(self) -> int:
-        stored = int(self._db.execute("SELECT count(*) FROM state").fetchone()[0])
-        for key, value in self._changed.items():
-            on_disk = self._stored(key) is not None
-            stored += (value is not None) - on_disk
-        return stored
+        """Keys held, counting changes not yet committed (O(changes), not O(keys))."""
+        if self._rows is None:
+            self._rows = int(self._db.execute("SELECT count(*) FROM state").fetchone()[0])
+        held = self._rows
+        pending = {**self._sent, **self._changed}
+        if pending:
+            on_disk = self._count_stored(pending)
+            held += sum(value is not None for value in pending.values()) - on_disk
+        return held
+
+    def _count_stored(self, keys: Iterable[str]) -> int:
+        """How many of ``keys`` have a row in the file (one query per 500 keys)."""
+        wanted, found = list(keys), 0
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT count(*) FROM state WHERE key IN ({marks})"  # noqa: S608 - only ?s
+            found += int(self._db.execute(query, chunk).fetchone()[0])
+        return found
 
     def _stored(self, key: str) -> bytes | None:
         row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
@@ -235,6 +253,7 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
             "DELETE FROM state WHERE key = ?", [(k,) for k, v in rows if v is None]
         )
         self._db.execute("COMMIT")
+        self._rows = None  # counted again when asked: a restore writes many batches
         for key, _ in rows:
             self._cache.pop(key, None)
 
@@ -267,8 +286,12 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         if offset is None and not sent:
             return
         self._db.execute("BEGIN")
+        rows = self._rows
+        if rows is not None and sent:
+            rows += sum(value is not None for value in sent.values()) - self._count_stored(sent)
         self._db.executemany(
-            "INSERT OR REPLACE INTO state VALUES (?, ?)", [(k, v) for k, v in sent.items() if v]
+            "INSERT OR REPLACE INTO state VALUES (?, ?)",
+            [(k, v) for k, v in sent.items() if v is not None],
         )
         self._db.executemany(
             "DELETE FROM state WHERE key = ?", [(k,) for k, v in sent.items() if v is None]
@@ -276,6 +299,7 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         if offset is not None:
             self._set_checkpoint(offset, tail)
         self._db.execute("COMMIT")
+        self._rows = rows
 
     def restored(self, offset: int, tail: int | None) -> None:
         """Recovery read the changelog up to ``offset``: the file is complete up to there."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from services.streams.local_store import LocalPartitionStore, record_crc
 
 
@@ -134,3 +137,81 @@ def test_reset_empties_the_store(tmp_path: Path) -> None:
     store.reset("test")
     assert store.get("a") is None
     assert store.checkpoint.offset == 0
+
+
+_KEYS = st.sampled_from(["a", "b", "c", "d", "e"])
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), _KEYS),
+        st.tuples(st.just("delete"), _KEYS),
+        st.tuples(st.just("take"), st.just("")),
+        st.tuples(st.just("commit"), st.just("")),
+        st.tuples(st.just("discard"), st.just("")),
+        st.tuples(st.just("len"), st.just("")),
+    ),
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=_STEPS)
+def test_len_is_kept_exact_through_changes_commits_and_discards(
+    tmp_path: Path, steps: list[tuple[str, str]]
+) -> None:
+    """``len`` is a kept count, not a table scan: it must still match the keys held, always."""
+    folder = tmp_path / f"p{len(list(tmp_path.iterdir()))}"
+    store = _store(folder)
+    committed: dict[str, int] = {}
+    sent: dict[str, int | None] = {}
+    changed: dict[str, int | None] = {}
+    for number, (step, key) in enumerate(steps):
+        if step == "put":
+            store.put(key, {"n": number})
+            changed[key] = number
+        elif step == "delete":
+            store.delete(key)
+            changed[key] = None
+        elif step == "take":
+            store.take_encoded()
+            sent.update(changed)
+            changed.clear()
+        elif step == "commit":
+            store.committed(number, None)
+            committed.update({k: v for k, v in sent.items() if v is not None})
+            for k in [k for k, v in sent.items() if v is None]:
+                committed.pop(k, None)
+            sent.clear()
+        elif step == "discard":
+            store.discard()
+            sent.clear()
+            changed.clear()
+        else:
+            len(store)  # counted here, then kept
+        held = {**committed}
+        for k, v in {**sent, **changed}.items():
+            if v is None:
+                held.pop(k, None)
+            else:
+                held[k] = v
+        assert len(store) == len(held)
+    store.close()
+
+
+def test_len_after_a_commit_does_not_scan_the_table(tmp_path: Path) -> None:
+    """The state-keys gauge reads ``len`` after every batch: it must not count a million rows."""
+    store = _store(tmp_path)
+    for n in range(20):
+        store.put(f"k{n}", {"n": n})
+    _commit(store, 20)
+    assert len(store) == 20
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    for n in range(20, 30):
+        store.put(f"k{n}", {"n": n})
+        store.delete(f"k{n - 20}")
+        _commit(store, n + 1)
+        assert len(store) == 20
+    assert not [s for s in statements if "count(*) FROM state" in s and "WHERE" not in s]
+    store.close()

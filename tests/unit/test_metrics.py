@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.observability.http import HealthServer
-from services.observability.metrics import MeteredProcessor, NormaliserMeter
+from services.observability.metrics import MeteredProcessor, NormaliserMeter, StateKeysMeter
 from services.streams.engine import Output
 from services.streams.store import PartitionStore
 
@@ -104,3 +104,13 @@ def test_health_server_answers_liveness_readiness_and_metrics() -> None:
         assert get(server.port, "/nothing")[0] == 404
     finally:
         server.stop()
+
+
+def test_state_keys_meter_sets_the_gauge_per_partition_after_a_commit() -> None:
+    """The engine calls it once per committed batch with the partition's store."""
+    meter = StateKeysMeter("unit-stage", "mentions")
+    store: PartitionStore[str] = PartitionStore(4)
+    store.put("a", "x")
+    store.put("b", "y")
+    meter(store, 10)
+    assert sample("asbx_state_keys", service="unit-stage", topic="mentions", partition="4") == 2
