@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
 
+from services.kafka.tuning import TRANSACTIONAL_PRODUCER_TUNING
 from services.streams.engine import Output
 
 __all__ = ["PartitionTransactions"]
@@ -70,6 +71,7 @@ class PartitionTransactions:
                 enable_idempotence=True,
                 acks="all",
                 max_request_size=self._max_request_size,
+                **TRANSACTIONAL_PRODUCER_TUNING,
                 **self._client_config,
             )
             try:

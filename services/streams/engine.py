@@ -29,6 +29,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
+from services.kafka.tuning import TRANSACTIONAL_PRODUCER_TUNING
 from services.kafka.waiting import backoff_delays
 from services.streams.changelog import catch_up, restore_partition
 from services.streams.local_store import LocalPartitionStore, record_crc
@@ -161,6 +162,7 @@ class TransactionalEngine(Generic[V]):
                 enable_idempotence=True,
                 acks="all",
                 max_request_size=32 * 1024 * 1024,
+                **TRANSACTIONAL_PRODUCER_TUNING,
                 **self.config.client_config,
             )
             try:
