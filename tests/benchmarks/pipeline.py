@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,6 +89,11 @@ def services(
     services to run instead of this one's, for before/after figures on the same machine.
     """
     env = env_for(bootstrap, keys_dir, correlator_id)
+    # The correlator's state files belong to this run (each run has a fresh broker), never in
+    # the checkout's own var/state: a stale file would be checked against an empty changelog.
+    state_dir = log_dir.parent / f"state-{correlator_id}"
+    shutil.rmtree(state_dir, ignore_errors=True)
+    env["ASBX_STATE_DIR"] = str(state_dir)
     command = [str(ASBX)]
     if source is not None:
         env["PYTHONPATH"] = str(source)
