@@ -19,7 +19,7 @@ from deploy.kafka_client import client_config_from_env
 from deploy.local_kafka import LocalKafka, LocalKafkaConfig
 from tests.benchmarks.population import PartnerMessage
 
-__all__ = ["BenchBroker", "group_lag", "passthrough", "publish"]
+__all__ = ["BenchBroker", "LagProbe", "passthrough", "publish"]
 
 
 @dataclass
@@ -111,27 +111,57 @@ async def publish(
     return sent
 
 
-async def group_lag(bootstrap: str, groups: dict[str, str]) -> int:
-    """Records not yet committed by each consumer group (group → topic), summed."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_config_from_env())
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **client_config_from_env())
-    await admin.start()
-    await consumer.start()
-    try:
+class LagProbe:
+    """Records not yet committed by consumer groups, with its clients kept open between polls.
+
+    Connecting (TLS and SCRAM) costs more than asking, so a probe that reconnected on every
+    poll would add its own time to whatever it is timing.
+    """
+
+    def __init__(self, bootstrap: str) -> None:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_config_from_env())
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **client_config_from_env())
+        self._partitions: dict[str, list[TopicPartition]] = {}
+
+    async def __aenter__(self) -> LagProbe:
+        await self._admin.start()
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._consumer.stop()
+        await self._admin.close()
+
+    async def _partitions_of(self, topic: str) -> list[TopicPartition]:
+        if topic not in self._partitions:
+            described = await self._admin.describe_topics([topic])
+            self._partitions[topic] = [
+                TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]
+            ]
+        return self._partitions[topic]
+
+    async def committed(self, groups: dict[str, str]) -> dict[tuple[str, int], int]:
+        """Each group's committed offset per partition of its topic (group → topic)."""
+        found = {}
+        for group, topic in groups.items():
+            tps = await self._partitions_of(topic)
+            offsets = await self._admin.list_consumer_group_offsets(group, partitions=tps)
+            for tp in tps:
+                meta = offsets.get(tp)
+                found[group, tp.partition] = meta.offset if meta is not None else -1
+        return found
+
+    async def lag(self, groups: dict[str, str]) -> int:
+        """Uncommitted records of each group (group → topic), summed (a topic written in
+        transactions also counts its commit markers, so use it for plain topics)."""
         lag = 0
         for group, topic in groups.items():
-            described = await admin.describe_topics([topic])
-            tps = [TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]]
-            ends = await consumer.end_offsets(tps)
-            committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+            tps = await self._partitions_of(topic)
+            ends = await self._consumer.end_offsets(tps)
+            committed = await self.committed({group: topic})
             for tp in tps:
-                meta = committed.get(tp)
-                done = meta.offset if meta is not None and meta.offset >= 0 else 0
-                lag += max(0, ends[tp] - done)
+                lag += max(0, ends[tp] - max(0, committed[group, tp.partition]))
         return lag
-    finally:
-        await consumer.stop()
-        await admin.close()
 
 
 async def passthrough(bootstrap: str, messages: Sequence[PartnerMessage]) -> float:

@@ -43,7 +43,7 @@ from services.correlator.app import build_correlator
 from services.correlator.progress import caught_up
 from services.correlator.settings import CorrelatorSettings
 from services.observability.tracing import trace_id
-from tests.benchmarks.kafka_tools import BenchBroker, env_for, group_lag, passthrough, publish
+from tests.benchmarks.kafka_tools import BenchBroker, LagProbe, env_for, passthrough, publish
 from tests.benchmarks.population import population
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,21 +121,37 @@ def services(
                 proc.kill()
 
 
-async def _wait_done(bootstrap: str, correlator_id: str, timeout: float) -> float:
+async def _wait_done(bootstrap: str, correlator_id: str, timeout: float) -> tuple[float, float]:
     """Until the normalisers have committed all input and the correlator has caught up.
 
-    Returns when (``time.monotonic()``) the normalisers had committed all their input.
+    Returns when (``time.monotonic()``) the normalisers had committed all their input, and when
+    the correlator's stages last committed. The stages' committed offsets are polled every
+    50 ms; once they have not moved for a second, ``caught_up`` confirms that every stage has
+    read all its input (it reads each partition's tail and takes seconds, which are not
+    counted). A stage's input is written in transactions, so its commit markers make the end
+    offsets useless for this: the time of the last change is what is reported.
     """
     groups = {f"asbx-{p.value}-normaliser": inbound_topic(p.value) for p in Partner}
     deadline = time.monotonic() + timeout
-    while await group_lag(bootstrap, groups):
-        if time.monotonic() > deadline:
-            raise TimeoutError("normalisers did not finish")
-        await asyncio.sleep(0.2)
-    normalised = time.monotonic()
     service = build_correlator(bootstrap, CorrelatorSettings(ASBX_CORRELATOR_ID=correlator_id))  # type: ignore[call-arg]
-    await caught_up(service, timeout=max(1.0, deadline - time.monotonic()))
-    return normalised
+    async with LagProbe(bootstrap) as probe:
+        while await probe.lag(groups):
+            if time.monotonic() > deadline:
+                raise TimeoutError("normalisers did not finish")
+            await asyncio.sleep(0.05)
+        normalised = time.monotonic()
+        seen, changed = await probe.committed(service.groups), time.monotonic()
+        while True:
+            await asyncio.sleep(0.05)
+            now = await probe.committed(service.groups)
+            if now != seen:
+                seen, changed = now, time.monotonic()
+            elif time.monotonic() - changed > 1.0:
+                await caught_up(service, timeout=max(1.0, deadline - time.monotonic()))
+                if await probe.committed(service.groups) == seen:
+                    return normalised, changed
+            if time.monotonic() > deadline:
+                raise TimeoutError("correlator did not finish")
 
 
 class AlertWatch:
@@ -214,8 +230,8 @@ async def one_run(args: argparse.Namespace, run: int, bootstrap: str) -> RunResu
         await watch.start()
         began = time.monotonic()
         await publish(bootstrap, load)
-        normalised = await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
-        took = time.monotonic() - began
+        normalised, settled = await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
+        took = settled - began
         result = RunResult(len(load), len(load) / raw_s, len(load) / took, watch.count)
         result.normalised_per_s = len(load) / (normalised - began)
         _say(
