@@ -10,7 +10,8 @@ local Kafka 4.3 node; each one removes a wait that is not work.
   backoff, 100 ms by default, before sending again. This happens on most transactions of a busy
   partition, so it set the tail of every stage's commit time. 20 ms retries as soon as the
   markers are likely written; the check itself stays on (it is what prevents a late retry from
-  joining a later transaction).
+  joining a later transaction). aiokafka logs each such retry as a warning ("Got error produce
+  response ... NotEnoughReplicasError, retrying"); on a single node it can only be this check.
 * ``max_batch_size``: aiokafka keeps one open batch per partition and makes ``send`` wait
   until a full batch has been taken by the sender, a round trip per 16 KiB (the default) of a
   transaction's records to one partition. 512 KiB holds a stage's batch for a partition in one
