@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from services.kafka.tuning import TRANSACTIONAL_PRODUCER_TUNING
+from services.kafka.partition_producer import partition_producer
 from services.streams.engine import Output
 
 __all__ = ["PartitionTransactions"]
@@ -65,14 +65,8 @@ class PartitionTransactions:
     async def _producer(self, tp: TopicPartition) -> AIOKafkaProducer:
         producer = self._producers.get(tp)
         if producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap,
-                transactional_id=f"{self._group_id}.{tp.topic}.{tp.partition}",
-                enable_idempotence=True,
-                acks="all",
-                max_request_size=self._max_request_size,
-                **TRANSACTIONAL_PRODUCER_TUNING,
-                **self._client_config,
+            producer = partition_producer(
+                self._bootstrap, self._group_id, tp, self._client_config, self._max_request_size
             )
             try:
                 await producer.start()  # aborts the previous owner's open transaction

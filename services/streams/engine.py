@@ -29,7 +29,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
-from services.kafka.tuning import TRANSACTIONAL_PRODUCER_TUNING
+from services.kafka.partition_producer import partition_producer
 from services.kafka.waiting import backoff_delays
 from services.streams.changelog import catch_up, restore_partition
 from services.streams.local_store import LocalPartitionStore, record_crc
@@ -156,14 +156,8 @@ class TransactionalEngine(Generic[V]):
         """
         delays = backoff_delays(first=0.5, ceiling=10.0)
         while True:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.config.bootstrap,
-                transactional_id=f"{self.config.group_id}.{tp.topic}.{tp.partition}",
-                enable_idempotence=True,
-                acks="all",
-                max_request_size=32 * 1024 * 1024,
-                **TRANSACTIONAL_PRODUCER_TUNING,
-                **self.config.client_config,
+            producer = partition_producer(
+                self.config.bootstrap, self.config.group_id, tp, self.config.client_config
             )
             try:
                 # Fences any previous owner of this partition.
