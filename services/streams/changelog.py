@@ -13,6 +13,7 @@ file can lag the changelog but never lead it, and when it is wiped and rebuilt i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,6 +29,19 @@ __all__ = ["catch_up", "restore_partition"]
 log = structlog.get_logger(__name__)
 
 V = TypeVar("V")
+
+
+async def _in_thread(work: Callable[..., None], *args: Any) -> None:
+    """Run file work in a worker thread, off the event loop (SQLite releases the GIL while it
+    writes, so the next fetch is parsed meanwhile). A cancellation waits for the work to end:
+    the caller closes the file next, and must not close it under a running statement.
+    """
+    running = asyncio.ensure_future(asyncio.to_thread(work, *args))
+    try:
+        await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await asyncio.wait({running})
+        raise
 
 
 async def restore_partition(
@@ -98,6 +112,9 @@ async def catch_up(
                 f"the local checkpoint is at {checkpoint.offset}: truncated or recreated"
             )
             checkpoint = store.checkpoint
+        full = checkpoint.offset == 0 and begin < end
+        if full:
+            await _in_thread(store.begin_full_restore)
         # Start at the record the file ends with, to check it is the same (when still there).
         checking = checkpoint.offset > begin and checkpoint.tail is not None
         consumer.seek(tp, checkpoint.offset - 1 if checking else max(checkpoint.offset, begin))
@@ -118,16 +135,19 @@ async def catch_up(
                             )
                             consumer.seek(tp, begin)
                             checkpoint = store.checkpoint
-                            rows = []
+                            await _in_thread(store.begin_full_restore)
+                            full, rows = True, []
                             break
                         continue  # already in the file
                 rows.append((record.key.decode(), record.value))
                 last = record
             if rows:
-                store.load_encoded(rows)
+                await _in_thread(store.load_encoded, rows)
                 count += len(rows)
         if last is not None:
-            store.restored(last.offset + 1, record_crc(last.key, last.value))
+            await _in_thread(store.restored, last.offset + 1, record_crc(last.key, last.value))
+        elif full:  # only transaction markers: still complete (and synced) from here on
+            await _in_thread(store.restored, checkpoint.offset, checkpoint.tail)
         log.info(
             "stream.local_state_caught_up",
             changelog=changelog_topic,

@@ -110,6 +110,41 @@ def test_recovery_writes_encoded_records_and_checkpoint(tmp_path: Path) -> None:
     assert (store.checkpoint.offset, store.checkpoint.tail) == (12, 42)
 
 
+def test_a_keys_last_record_in_a_restored_batch_wins(tmp_path: Path) -> None:
+    """Rows go in key order, but a put after a tombstone of the same key still stands."""
+    store = _store(tmp_path)
+    store.load_encoded(
+        [("b", b'{"n": 1}'), ("b", None), ("a", b'{"n": 2}'), ("b", b'{"n": 3}'), ("a", None)]
+    )
+    store.restored(5, None)
+    assert dict(store.items()) == {"b": {"n": 3}}
+    assert len(store) == 1
+
+
+def test_a_full_restore_cut_short_is_wiped_on_open(tmp_path: Path) -> None:
+    """Rows written by a full restore that never finished are not trusted, whatever they hold."""
+    store = _store(tmp_path)
+    store.begin_full_restore()
+    store.load_encoded([("a", b'{"n": 1}')])
+    store.close()  # the process stops before restored()
+    again = _store(tmp_path)
+    assert len(again) == 0
+    assert again.checkpoint.offset == 0
+
+
+def test_a_finished_full_restore_is_kept(tmp_path: Path) -> None:
+    """Once restored, the file is synced and trusted on the next open, with its row count."""
+    store = _store(tmp_path)
+    store.begin_full_restore()
+    store.load_encoded([("a", b'{"n": 1}'), ("b", b'{"n": 2}')])
+    store.restored(2, 7)
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL again
+    store.close()
+    again = _store(tmp_path)
+    assert dict(again.items()) == {"a": {"n": 1}, "b": {"n": 2}}
+    assert (again.checkpoint.offset, again.checkpoint.tail) == (2, 7)
+
+
 def test_file_for_another_partition_is_wiped(tmp_path: Path) -> None:
     """A file made for another changelog partition is not trusted: it is emptied."""
     store = _store(tmp_path, partition=0)
