@@ -104,6 +104,7 @@ def build_correlator(
             client_config=client_config,
             state_dir=settings.state_dir,
             cache_size=settings.state_cache,
+            group_instance_id=settings.instance_id,
         )
 
     engines: list[TransactionalEngine[Any]] = [

@@ -8,6 +8,15 @@ from the changelog (with ``EngineConfig.state_dir``, from a local file plus the 
 its checkpoint; the file is written only after the commit, see ``local_store``) and processing
 resumes at the committed offset, with no alert lost or repeated.
 
+**Claiming a partition happens outside the rebalance callback.** The callback only pauses the
+newly assigned partition and starts a claim task: fence the previous owner, restore the state,
+then resume the partition. aiokafka sends no heartbeats while a rebalance callback runs, so a
+restore inside it that outlasted the session timeout (a cold restore of a large partition takes
+longer) got the member expelled and every partition claimed again. Claims of one engine run one
+at a time (bounded memory: each holds a changelog consumer and its fetch buffer) while the
+partitions already claimed are processed; a partition revoked mid-claim has its claim cancelled
+and undone.
+
 Each input partition gets its own transactional producer, ``transactional.id`` derived from the
 group, topic and partition. When a partition moves to another instance after a rebalance, the new
 owner's producer uses the same id, which fences the old owner (a "zombie" that has not noticed it
@@ -89,6 +98,10 @@ class EngineConfig:
     state_dir: Path | None = None
     #: Decoded values each on-disk partition keeps in memory.
     cache_size: int = 20_000
+    #: Static group membership (``group.instance.id``), unique per running instance. A restart
+    #: after a crash then takes its partitions back at once instead of waiting for the dead
+    #: member's session to expire; ``None``: dynamic membership.
+    group_instance_id: str | None = None
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
@@ -109,7 +122,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._engine._release(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self._engine._claim(assigned)
+        self._engine._claim(assigned)
 
 
 class TransactionalEngine(Generic[V]):
@@ -132,6 +145,9 @@ class TransactionalEngine(Generic[V]):
         self._poison: dict[tuple[int, int], Exception] = {}
         #: Partitions paused after a failed recovery: when to try again, and the backoff.
         self._unrecovered: dict[TopicPartition, tuple[float, Iterator[float]]] = {}
+        #: Partitions assigned but not yet claimed (paused meanwhile): their claim tasks.
+        self._claims: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._claim_slot = asyncio.Semaphore(1)
         self.processed = 0
 
     @property
@@ -143,12 +159,47 @@ class TransactionalEngine(Generic[V]):
         """The state of an owned partition (for inspection and tests)."""
         return self._stores.get(partition)
 
-    async def _claim(self, assigned: list[TopicPartition]) -> None:
-        async with self._lock:
-            for tp in assigned:
-                await self._claim_one(tp)
+    @property
+    def claiming(self) -> list[int]:
+        """Assigned partitions still being claimed (fenced and restored); paused meanwhile."""
+        return sorted(tp.partition for tp in self._claims)
 
-    async def _claim_one(self, tp: TopicPartition) -> None:
+    def _claim(self, assigned: list[TopicPartition]) -> None:
+        """Pause the new partitions and claim them in the background (not in the callback)."""
+        assert self._consumer is not None
+        for tp in assigned:
+            self._consumer.pause(tp)
+            task = asyncio.create_task(
+                self._claim_in_background(tp), name=f"claim {self.config.name}/{tp.partition}"
+            )
+            task.add_done_callback(self._claim_ended)
+            self._claims[tp] = task
+
+    async def _claim_in_background(self, tp: TopicPartition) -> None:
+        async with self._claim_slot:
+            producer, store = await self._claim_one(tp)
+        try:
+            async with self._lock:
+                self._producers[tp.partition] = producer
+                self._stores[tp.partition] = store
+        except BaseException:  # revoked while waiting for the lock: undo the claim
+            if isinstance(store, LocalPartitionStore):
+                store.close()
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+        del self._claims[tp]
+        if self._consumer is not None and tp in self._consumer.assignment():
+            self._consumer.resume(tp)
+
+    def _claim_ended(self, task: asyncio.Task[None]) -> None:
+        """A claim retries every broker error itself; anything else is a bug: say so loudly."""
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error(
+                "stream.claim_failed", engine=self.config.name, task=task.get_name(), exc_info=exc
+            )
+
+    async def _claim_one(self, tp: TopicPartition) -> tuple[AIOKafkaProducer, PartitionStore[V]]:
         """Fence the previous owner and restore the state, retrying until the broker answers.
 
         A broker that goes away mid-claim must not leave the partition assigned without state
@@ -163,9 +214,11 @@ class TransactionalEngine(Generic[V]):
                 # Fences any previous owner of this partition.
                 await asyncio.wait_for(producer.start(), CLAIM_STEP_SECONDS)
                 store, restored = await self._restore(tp.partition)
-            except Exception as exc:
+            except BaseException as exc:
                 with contextlib.suppress(Exception):
                     await producer.stop()
+                if not isinstance(exc, Exception):
+                    raise  # cancelled: the partition was revoked mid-claim
                 delay = next(delays)
                 log.warning(
                     "stream.claim_retry",
@@ -176,8 +229,6 @@ class TransactionalEngine(Generic[V]):
                 )
                 await asyncio.sleep(delay)
                 continue
-            self._producers[tp.partition] = producer
-            self._stores[tp.partition] = store
             log.info(
                 "stream.partition_claimed",
                 engine=self.config.name,
@@ -185,7 +236,7 @@ class TransactionalEngine(Generic[V]):
                 restored_keys=len(store),
                 changelog_records=restored,
             )
-            return
+            return producer, store
 
     async def _restore(self, partition: int) -> tuple[PartitionStore[V], int]:
         """A partition's state as of its changelog's end, and the changelog records read."""
@@ -222,6 +273,8 @@ class TransactionalEngine(Generic[V]):
             store.close()
 
     async def _release(self, revoked: list[TopicPartition]) -> None:
+        for tp in revoked:
+            await self._cancel_claim(tp)
         async with self._lock:
             for tp in revoked:
                 self._unrecovered.pop(tp, None)
@@ -232,6 +285,13 @@ class TransactionalEngine(Generic[V]):
                 log.info(
                     "stream.partition_released", engine=self.config.name, partition=tp.partition
                 )
+
+    async def _cancel_claim(self, tp: TopicPartition) -> None:
+        task = self._claims.pop(tp, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _process_batch(
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
@@ -373,6 +433,7 @@ class TransactionalEngine(Generic[V]):
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_partition_fetch_bytes=16 * 1024 * 1024,
+            group_instance_id=self.config.group_instance_id,
             **self.config.client_config,
         )
         self._consumer = consumer
@@ -396,6 +457,8 @@ class TransactionalEngine(Generic[V]):
                         )
                     )
         finally:
+            for tp in list(self._claims):
+                await self._cancel_claim(tp)
             await consumer.stop()
             for producer in self._producers.values():
                 with contextlib.suppress(Exception):

@@ -116,3 +116,65 @@ async def test_state_survives_restart_and_output_is_exactly_once(kafka_broker: B
         kafka_broker.bootstrap, names["dlq"], until=lambda rs: len(rs) >= 1, timeout=10
     )
     assert dead[0].value == b"poison"
+
+
+async def test_a_slow_claim_neither_expels_the_member_nor_holds_up_other_partitions(
+    kafka_broker: Broker,
+) -> None:
+    """Restoring runs outside the rebalance callback (aiokafka does not heartbeat inside it).
+
+    Partition 1's restore outlasts the 10 s session timeout. With claims inside the callback,
+    nothing was processed until every partition was restored (and in a cold restore of a large
+    state, the member was expelled and claimed everything again); now partition 0 is processed
+    meanwhile, and each partition is claimed once.
+    """
+    run = uuid.uuid4().hex[:8]
+    names = {k: f"test.engine.{k}.{run}" for k in ("in", "out", "changelog", "dlq")}
+    await _topics(kafka_broker.bootstrap, *names.values(), compact=(names["changelog"],))
+    config = EngineConfig(
+        name="count",
+        bootstrap=kafka_broker.bootstrap,
+        input_topic=names["in"],
+        changelog_topic=names["changelog"],
+        group_id=f"test-engine-slow-{run}",
+        dead_letter_topic=names["dlq"],
+        client_config=broker_client_config(),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, **broker_client_config())
+    await producer.start()
+    try:
+        for i in range(20):
+            await producer.send_and_wait(names["in"], b"x", key=f"k{i}".encode(), partition=i % 2)
+    finally:
+        await producer.stop()
+
+    engine = TransactionalEngine(config, RunningCount(names["out"]))
+    restores: list[int] = []
+    restore = engine._restore
+
+    async def slow_restore(partition: int) -> tuple[PartitionStore[int], int]:
+        restores.append(partition)
+        if partition == 1:
+            await asyncio.sleep(13)  # longer than the session timeout
+        return await restore(partition)
+
+    engine._restore = slow_restore  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run(stop))
+    try:
+        for _ in range(100):
+            if engine.processed >= 10:
+                break
+            await asyncio.sleep(0.1)
+        assert engine.processed == 10, "partition 0 waited for partition 1's claim"
+        assert engine.claiming == [1]
+        for _ in range(300):
+            if engine.processed >= 20:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2)  # an expelled member would be claiming again by now
+    finally:
+        stop.set()
+        await task
+    assert engine.processed == 20
+    assert sorted(restores) == [0, 1], f"partitions claimed again: {restores}"

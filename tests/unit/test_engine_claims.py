@@ -1,0 +1,105 @@
+"""Claims run in the background: a revoked partition's claim is cancelled and undone."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from services.streams import engine as engine_module
+from services.streams.engine import EngineConfig, TransactionalEngine
+from services.streams.store import PartitionStore
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.paused: set[TopicPartition] = set()
+        self.assigned: set[TopicPartition] = set()
+
+    def pause(self, tp: TopicPartition) -> None:
+        self.paused.add(tp)
+
+    def resume(self, tp: TopicPartition) -> None:
+        self.paused.discard(tp)
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.assigned
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.started = self.stopped = False
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+def _engine(monkeypatch: Any) -> tuple[TransactionalEngine[int], list[FakeProducer]]:
+    producers: list[FakeProducer] = []
+
+    def producer(*_args: Any, **_kwargs: Any) -> FakeProducer:
+        producers.append(FakeProducer())
+        return producers[-1]
+
+    monkeypatch.setattr(engine_module, "partition_producer", producer)
+    config = EngineConfig(
+        name="t",
+        bootstrap="-",
+        input_topic="in",
+        changelog_topic="cl",
+        group_id="g",
+        dead_letter_topic="dlq",
+    )
+    engine: TransactionalEngine[int] = TransactionalEngine(config, processor=None)  # type: ignore[arg-type]
+    engine._consumer = FakeConsumer()
+    return engine, producers
+
+
+async def test_a_claimed_partition_is_paused_until_restored_then_resumed(monkeypatch: Any) -> None:
+    engine, _ = _engine(monkeypatch)
+    restored = asyncio.Event()
+
+    async def restore(partition: int) -> tuple[PartitionStore[int], int]:
+        await restored.wait()
+        return PartitionStore(partition), 0
+
+    engine._restore = restore  # type: ignore[method-assign]
+    tp = TopicPartition("in", 0)
+    consumer: FakeConsumer = engine._consumer  # type: ignore[assignment]
+    consumer.assigned.add(tp)
+    engine._claim([tp])  # as the rebalance callback does: returns at once
+    assert tp in consumer.paused
+    assert engine.claiming == [0]
+    assert engine.partitions == []
+    restored.set()
+    await asyncio.wait_for(asyncio.gather(*list(engine._claims.values())), 5)
+    assert tp not in consumer.paused
+    assert engine.claiming == []
+    assert engine.partitions == [0]
+
+
+async def test_revoking_a_partition_mid_claim_cancels_and_undoes_the_claim(
+    monkeypatch: Any,
+) -> None:
+    engine, producers = _engine(monkeypatch)
+    entered = asyncio.Event()
+
+    async def restore(partition: int) -> tuple[PartitionStore[int], int]:
+        entered.set()
+        await asyncio.Event().wait()  # a restore that never ends by itself
+        raise AssertionError
+
+    engine._restore = restore  # type: ignore[method-assign]
+    tp = TopicPartition("in", 0)
+    engine._consumer.assigned.add(tp)  # type: ignore[union-attr]
+    engine._claim([tp])
+    await asyncio.wait_for(entered.wait(), 5)
+    await asyncio.wait_for(engine._release([tp]), 5)
+    assert engine.claiming == []
+    assert engine.partitions == []
+    assert producers[0].started
+    assert producers[0].stopped
