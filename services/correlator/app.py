@@ -72,8 +72,8 @@ class CorrelatorService:
         return {e.config.group_id: e.config.input_topic for e in self.engines}
 
     def ready(self) -> bool:
-        """Every stage has claimed (and restored the state of) at least one partition."""
-        return all(engine.partitions for engine in self.engines)
+        """Every stage owns partitions and has claimed (restored the state of) all it was given."""
+        return all(engine.partitions and not engine.claiming for engine in self.engines)
 
     @property
     def processed(self) -> int:

@@ -18,10 +18,11 @@ changelog, never lead it:
 * the partition moved to another instance and back: the changelog grew meanwhile, and the tail
   from the old checkpoint brings the file up to date (the offset, not ownership, is trusted).
 
-**A full restore** (an empty file: new, wiped or reset) writes without syncing (SQLite's
-``synchronous=OFF``, about 1.5x faster) and marks the file as being restored until it is
-complete: a file found so marked on open (the process or the machine stopped mid-restore) is
-wiped and restored again, whatever it holds. New files use 16 KiB pages: a restore fills the
+**A full restore** (an empty file: new, wiped or reset) writes without a journal and without
+syncing (``journal_mode=OFF``, ``synchronous=OFF``: about 1.7x faster than WAL with syncs), and
+marks the file as being restored until it is complete and synced: a file found so marked on
+open (the process or the machine stopped mid-restore) is wiped and restored again, whatever
+it holds. New files use 16 KiB pages: a restore fills the
 table in key order batch by batch, and larger pages halve the B-tree's page splits.
 
 On open the file is checked and wiped (full restore from the changelog start, logged) when it is
@@ -34,6 +35,7 @@ and grew past it). SQLite's WAL keeps each write atomic across ``kill -9``.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import zlib
 from collections import OrderedDict
@@ -101,6 +103,8 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         #: Rows in the file (``None``: not counted since the last bulk load). Kept up to date on
         #: commit so ``len`` never scans the table: per record, at a million keys, it would.
         self._rows: int | None = None
+        #: Between begin_full_restore and restored: writing unjournaled, unsynced.
+        self._full_restore = False
         self._db = self._open()
 
     # -- file ---------------------------------------------------------------------------------
@@ -175,6 +179,7 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         self._changed.clear()
         self._sent.clear()
         self._rows = None
+        self._full_restore = False
         self._db = self._connect()
 
     def discard(self) -> None:
@@ -324,14 +329,16 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         self._rows = rows
 
     def begin_full_restore(self) -> None:
-        """Mark the (empty) file as being restored, and write it unsynced until it is complete.
+        """Mark the (empty) file as being restored, and write it unjournaled until it is complete.
 
-        Unsynced writes survive ``kill -9`` (the OS has them) but maybe not a power cut; the
-        mark, synced before any of them, makes the next open wipe the file either way.
+        Without a journal or syncs a crash mid-restore may leave the table torn; the mark,
+        synced before any such write, makes the next open wipe the file whatever it holds.
         """
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('restoring', '1')")
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the mark on disk, synced
+        self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
+        self._full_restore = True
 
     def restored(self, offset: int, tail: int | None) -> None:
         """Recovery read the changelog up to ``offset``: the file is complete up to there.
@@ -339,8 +346,15 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         Also counts the rows once, here (a worker thread), rather than at the first ``len``
         on the event loop: a count scans the whole table.
         """
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the restored rows, synced
+        if self._full_restore:
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # the restored rows on disk before the mark is cleared
+            finally:
+                os.close(fd)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._full_restore = False
         self._db.execute("BEGIN")
         self._set_checkpoint(offset, tail)
         self._db.execute("DELETE FROM meta WHERE name = 'restoring'")

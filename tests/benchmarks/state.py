@@ -22,7 +22,8 @@ records, as compaction would leave them) and the correlator runs as a subprocess
 correlator``, state files under ``var/bench/state-store``): first start with no files (a full
 restore), ``kill -9``, restart on the files (changelog tail only), ``kill -9`` again, files
 deleted, restart (full restore). Each is timed from the process start until a new canonical
-event has been processed by every stage (``services.correlator.progress.caught_up``). Reported
+event has been processed by every stage (``services.correlator.progress.caught_up``) and the
+correlator's ``/readyz`` says every assigned partition's state is restored. Reported
 with it: the correlator's peak resident memory and the state files' bytes per subject.
 
     python -m tests.benchmarks.state --subjects 1000000 --sample 20000 --recovery
@@ -41,6 +42,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -272,6 +274,27 @@ async def _probe(bootstrap: str, index: int, people: int) -> None:
         await producer.stop()
 
 
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:  # not listening yet, or 503 (HTTPError is an OSError)
+        return False
+
+
+async def _restored(port: int, timeout: float) -> None:
+    """Wait until the correlator's ``/readyz`` says every partition's state is restored.
+
+    The probe alone is not enough: partitions are claimed in the background, and the probe's
+    own partitions may be processed while others are still restoring.
+    """
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(_ready, port):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the correlator never restored all its partitions")
+        await asyncio.sleep(0.1)
+
+
 def _bytes_under(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -289,6 +312,8 @@ async def recovery(args: argparse.Namespace, copies: Copies, subjects: int) -> N
         _say(f"changelogs: {records} records written in {time.monotonic() - began:.1f} s")
         env = env_for(bootstrap, REPO / "var" / "bench" / "keys-state", correlator_id)
         env["ASBX_STATE_DIR"] = "" if args.in_memory else str(state_dir)
+        port = args.port + 10
+        env["ASBX_HTTP_PORT"] = str(port)
         service = build_correlator(bootstrap, CorrelatorSettings(ASBX_CORRELATOR_ID=correlator_id))  # type: ignore[call-arg]
         log = (REPO / "var" / "bench" / "state-correlator.log").open("wb")
         attempts = ["first start, no state files", "after kill -9, state files present"]
@@ -302,6 +327,7 @@ async def recovery(args: argparse.Namespace, copies: Copies, subjects: int) -> N
                 [str(ASBX), "serve", "correlator"], env=env, stdout=log, stderr=subprocess.STDOUT
             )
             await caught_up(service, timeout=1800)
+            await _restored(port, timeout=1800)
             took = time.monotonic() - began
             files = _bytes_under(state_dir) if state_dir.exists() else 0
             wal = sum(f.stat().st_size for f in state_dir.glob("*-wal"))

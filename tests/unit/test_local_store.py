@@ -136,9 +136,11 @@ def test_a_finished_full_restore_is_kept(tmp_path: Path) -> None:
     """Once restored, the file is synced and trusted on the next open, with its row count."""
     store = _store(tmp_path)
     store.begin_full_restore()
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "off"
     store.load_encoded([("a", b'{"n": 1}'), ("b", b'{"n": 2}')])
     store.restored(2, 7)
     assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL again
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.close()
     again = _store(tmp_path)
     assert dict(again.items()) == {"a": {"n": 1}, "b": {"n": 2}}
