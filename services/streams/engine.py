@@ -188,7 +188,7 @@ class TransactionalEngine(Generic[V]):
             with contextlib.suppress(Exception):
                 await producer.stop()
             raise
-        del self._claims[tp]
+        self._claims.pop(tp, None)
         if self._consumer is not None and tp in self._consumer.assignment():
             self._consumer.resume(tp)
 
@@ -290,8 +290,7 @@ class TransactionalEngine(Generic[V]):
         task = self._claims.pop(tp, None)
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task})  # its end, without swallowing a cancellation of our own
 
     async def _process_batch(
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
