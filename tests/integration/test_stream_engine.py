@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -57,6 +58,26 @@ async def _topics(bootstrap: str, *names: str, compact: tuple[str, ...] = ()) ->
         await admin.close()
 
 
+async def _engine_setup(
+    broker: Broker, group: str, **options: Any
+) -> tuple[dict[str, str], EngineConfig]:
+    """Fresh input, output, changelog and dead-letter topics, and a counting engine's config."""
+    run = uuid.uuid4().hex[:8]
+    names = {k: f"test.engine.{k}.{run}" for k in ("in", "out", "changelog", "dlq")}
+    await _topics(broker.bootstrap, *names.values(), compact=(names["changelog"],))
+    config = EngineConfig(
+        name="count",
+        bootstrap=broker.bootstrap,
+        input_topic=names["in"],
+        changelog_topic=names["changelog"],
+        group_id=f"{group}-{run}",
+        dead_letter_topic=names["dlq"],
+        client_config=broker_client_config(),
+        **options,
+    )
+    return names, config
+
+
 async def _send(bootstrap: str, topic: str, items: list[tuple[str, bytes]]) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **broker_client_config()
@@ -71,19 +92,7 @@ async def _send(bootstrap: str, topic: str, items: list[tuple[str, bytes]]) -> N
 
 async def test_state_survives_restart_and_output_is_exactly_once(kafka_broker: Broker) -> None:
     """A restart mid-stream neither repeats nor loses output; a poison record is dead-lettered."""
-    run = uuid.uuid4().hex[:8]
-    names = {k: f"test.engine.{k}.{run}" for k in ("in", "out", "changelog", "dlq")}
-    await _topics(kafka_broker.bootstrap, *names.values(), compact=(names["changelog"],))
-    config = EngineConfig(
-        name="count",
-        bootstrap=kafka_broker.bootstrap,
-        input_topic=names["in"],
-        changelog_topic=names["changelog"],
-        group_id=f"test-engine-{run}",
-        dead_letter_topic=names["dlq"],
-        max_records=7,
-        client_config=broker_client_config(),
-    )
+    names, config = await _engine_setup(kafka_broker, "test-engine", max_records=7)
     keys = [f"k{i % 5}" for i in range(60)]
     await _send(
         kafka_broker.bootstrap, names["in"], [(k, b"x") for k in keys[:30]] + [("k0", b"poison")]
@@ -128,18 +137,7 @@ async def test_a_slow_claim_neither_expels_the_member_nor_holds_up_other_partiti
     state, the member was expelled and claimed everything again); now partition 0 is processed
     meanwhile, and each partition is claimed once.
     """
-    run = uuid.uuid4().hex[:8]
-    names = {k: f"test.engine.{k}.{run}" for k in ("in", "out", "changelog", "dlq")}
-    await _topics(kafka_broker.bootstrap, *names.values(), compact=(names["changelog"],))
-    config = EngineConfig(
-        name="count",
-        bootstrap=kafka_broker.bootstrap,
-        input_topic=names["in"],
-        changelog_topic=names["changelog"],
-        group_id=f"test-engine-slow-{run}",
-        dead_letter_topic=names["dlq"],
-        client_config=broker_client_config(),
-    )
+    names, config = await _engine_setup(kafka_broker, "test-engine-slow")
     producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, **broker_client_config())
     await producer.start()
     try:
