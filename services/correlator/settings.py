@@ -50,7 +50,9 @@ class CorrelatorSettings(BaseSettings):
     #: This instance's static group membership (``group.instance.id``), e.g. its host name:
     #: after a crash the restarted instance takes its partitions back at once, instead of
     #: waiting out the dead member's session (10 s). Unique per running instance (a second
-    #: instance with the same value is fenced off); empty: dynamic membership.
+    #: instance with the same value is fenced off). The price, as with any static member: a
+    #: clean shutdown does not leave the group, so with several instances the stopped one's
+    #: partitions wait for its session to expire before moving. Empty: dynamic membership.
     instance_id: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$",
