@@ -96,7 +96,9 @@ async def catch_up(
         enable_auto_commit=False,
         isolation_level="read_committed",
         auto_offset_reset="earliest",
-        max_partition_fetch_bytes=16 * 1024 * 1024,
+        # 4 MiB: the three stages restore side by side; 16 MiB fetches doubled a cold start's
+        # peak memory (about 440 against 205 MB at 1M subjects) for no measurable speed.
+        max_partition_fetch_bytes=4 * 1024 * 1024,
         **(client_config if client_config is not None else client_config_from_env()),
     )
     await consumer.start()
