@@ -114,8 +114,7 @@ async def catch_up(
                 f"the local checkpoint is at {checkpoint.offset}: truncated or recreated"
             )
             checkpoint = store.checkpoint
-        full = checkpoint.offset == 0 and begin < end
-        if full:
+        if checkpoint.offset == 0 and begin < end:
             await _in_thread(store.begin_full_restore)
         # Start at the record the file ends with, to check it is the same (when still there).
         checking = checkpoint.offset > begin and checkpoint.tail is not None
@@ -138,7 +137,7 @@ async def catch_up(
                             consumer.seek(tp, begin)
                             checkpoint = store.checkpoint
                             await _in_thread(store.begin_full_restore)
-                            full, rows = True, []
+                            rows = []
                             break
                         continue  # already in the file
                 rows.append((record.key.decode(), record.value))
@@ -146,9 +145,11 @@ async def catch_up(
             if rows:
                 await _in_thread(store.load_encoded, rows)
                 count += len(rows)
+        # Also when nothing new was read: restored() ends a full restore and counts the rows
+        # in the worker thread, not at the first len() on the event loop.
         if last is not None:
             await _in_thread(store.restored, last.offset + 1, record_crc(last.key, last.value))
-        elif full:  # only transaction markers: still complete (and synced) from here on
+        else:
             await _in_thread(store.restored, checkpoint.offset, checkpoint.tail)
         log.info(
             "stream.local_state_caught_up",

@@ -22,13 +22,13 @@ changelog, never lead it:
 syncing (``journal_mode=OFF``, ``synchronous=OFF``: about 1.7x faster than WAL with syncs), and
 marks the file as being restored until it is complete and synced: a file found so marked on
 open (the process or the machine stopped mid-restore) is wiped and restored again, whatever
-it holds. New files use 16 KiB pages: a restore fills the
-table in key order batch by batch, and larger pages halve the B-tree's page splits.
+it holds. New files use 16 KiB pages: a restore fills the table in key order batch by batch,
+and larger pages halve the B-tree's page splits.
 
 On open the file is checked and wiped (full restore from the changelog start, logged) when it is
 missing, unreadable, left mid-way through a full restore, of another store format or for
-another changelog partition, when the
-changelog now ends before the checkpoint or starts after it (truncated or recreated), or when the
+another changelog partition, when the changelog now ends before the checkpoint or starts after
+it (truncated or recreated), or when the
 record just before the checkpoint is not the one the file last wrote (the topic was recreated
 and grew past it). SQLite's WAL keeps each write atomic across ``kill -9``.
 """
