@@ -150,22 +150,33 @@ async def test_a_slow_claim_neither_expels_the_member_nor_holds_up_other_partiti
     restores: list[int] = []
     restore = engine._restore
 
+    seen_while_claiming: list[tuple[int, list[int]]] = []
+
     async def slow_restore(partition: int) -> tuple[PartitionStore[int], int]:
         restores.append(partition)
         if partition == 1:
-            await asyncio.sleep(13)  # longer than the session timeout
+            # Partition 1 stays unclaimed until partition 0 is processed (bounded: with claims
+            # inside the callback it never would be), then past the session timeout.
+            for _ in range(600):
+                if engine.processed >= 10:
+                    break
+                await asyncio.sleep(0.1)
+            seen_while_claiming.append((engine.processed, engine.claiming))
+            await asyncio.sleep(11)
         return await restore(partition)
 
     engine._restore = slow_restore  # type: ignore[method-assign]
     stop = asyncio.Event()
     task = asyncio.create_task(engine.run(stop))
     try:
-        for _ in range(100):
-            if engine.processed >= 10:
+        for _ in range(900):
+            if seen_while_claiming:
                 break
             await asyncio.sleep(0.1)
-        assert engine.processed == 10, "partition 0 waited for partition 1's claim"
-        assert engine.claiming == [1]
+        assert seen_while_claiming, "partition 1's claim never started"
+        processed, claiming = seen_while_claiming[0]
+        assert processed == 10, "partition 0 waited for partition 1's claim"
+        assert claiming == [1]
         for _ in range(300):
             if engine.processed >= 20:
                 break
