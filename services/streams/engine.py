@@ -165,9 +165,14 @@ class TransactionalEngine(Generic[V]):
         return sorted(tp.partition for tp in self._claims)
 
     def _claim(self, assigned: list[TopicPartition]) -> None:
-        """Pause the new partitions and claim them in the background (not in the callback)."""
+        """Pause the new partitions and claim them in the background (not in the callback).
+
+        Claims run one at a time, in partition order: aiokafka hands the assignment over as a
+        set, whose order changes from process to process, and a claim order that varies with
+        the hash seed made recovery (and its logs) differ between identical restarts.
+        """
         assert self._consumer is not None
-        for tp in assigned:
+        for tp in sorted(assigned, key=lambda tp: (tp.topic, tp.partition)):
             self._consumer.pause(tp)
             task = asyncio.create_task(
                 self._claim_in_background(tp), name=f"claim {self.config.name}/{tp.partition}"

@@ -135,7 +135,8 @@ async def test_a_slow_claim_neither_expels_the_member_nor_holds_up_other_partiti
     Partition 1's restore outlasts the 10 s session timeout. With claims inside the callback,
     nothing was processed until every partition was restored (and in a cold restore of a large
     state, the member was expelled and claimed everything again); now partition 0 is processed
-    meanwhile, and each partition is claimed once.
+    meanwhile, and each partition is claimed once. (Claims run one at a time in partition
+    order, so partition 0's is never queued behind partition 1's.)
     """
     names, config = await _engine_setup(kafka_broker, "test-engine-slow")
     producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, **broker_client_config())

@@ -103,3 +103,27 @@ async def test_revoking_a_partition_mid_claim_cancels_and_undoes_the_claim(
     assert engine.partitions == []
     assert producers[0].started
     assert producers[0].stopped
+
+
+async def test_claims_run_one_at_a_time_in_partition_order(monkeypatch: Any) -> None:
+    """The assignment arrives as a set; restores must not vary in order with the hash seed."""
+    engine, _ = _engine(monkeypatch)
+    order: list[int] = []
+    running = 0
+
+    async def restore(partition: int) -> tuple[PartitionStore[int], int]:
+        nonlocal running
+        running += 1
+        assert running == 1, "two claims restored at once"
+        order.append(partition)
+        await asyncio.sleep(0)
+        running -= 1
+        return PartitionStore(partition), 0
+
+    engine._restore = restore  # type: ignore[method-assign]
+    tps = [TopicPartition("in", p) for p in (3, 0, 2, 1)]
+    engine._consumer.assigned.update(tps)  # type: ignore[union-attr]
+    engine._claim(tps)
+    await asyncio.wait_for(asyncio.gather(*list(engine._claims.values())), 5)
+    assert order == [0, 1, 2, 3]
+    assert engine.partitions == [0, 1, 2, 3]
