@@ -152,7 +152,7 @@ def build_normaliser(
     )
     normaliser = Normaliser(
         adapter,
-        keys=LocalKeyStore(settings.keys_dir),
+        keys=LocalKeyStore(settings.keys_dir, defer_new_retention_keys=True),
         agreements=AgreementFile(settings.agreements_file),
         seen=pending,
         max_message_bytes=settings.max_message_bytes,

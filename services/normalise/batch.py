@@ -103,6 +103,10 @@ class BatchNormaliser:
         context = structlog.contextvars.get_contextvars()
         return Handled(record, outcome, outputs, context, started)
 
+    def persist_keys(self) -> None:
+        """Make the retention keys of what was sealed durable: call before committing a run."""
+        self.normaliser.persist_keys()
+
     def committed(self, run: Sequence[Handled]) -> None:
         """The run's transaction committed: remember its messages, log what each became."""
         self.pending.settle(_accepted_keys(run))

@@ -67,6 +67,10 @@ class Normaliser:
             f"normaliser:{self.partner.value}", self.partner.value
         )
 
+    def persist_keys(self) -> int:
+        """Write the keys made for what was sealed since the last call (before publishing it)."""
+        return self._keys.persist_new_keys()
+
     def process(self, record: InboundRecord) -> Outcome:
         """Decide what ``record`` becomes. Never raises for anything the partner sent."""
         digest = hashlib.sha256(record.value).hexdigest()

@@ -64,6 +64,10 @@ class KeyStore(Protocol):
         """A retention key by id; ``KeyNotFoundError`` once it has been destroyed."""
         ...
 
+    def persist_new_keys(self) -> int:
+        """Make every key handed out so far durable; call before publishing what it sealed."""
+        ...
+
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode()
@@ -80,11 +84,16 @@ def _public(private: bytes) -> bytes:
 class LocalKeyStore:
     """Keys as small JSON files in one directory (default ``var/keys``)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, defer_new_retention_keys: bool = False) -> None:
+        """``defer_new_retention_keys``: new retention keys are written by
+        :meth:`persist_new_keys`, many in one transaction, instead of one fsync each (for a
+        normaliser, which persists before each Kafka commit)."""
         self._dir = directory
         self._cache: dict[str, bytes] = {}
         # A subdirectory: its journal files must not touch the key directory's mtime.
-        self.retention = SqliteRetentionKeys(directory / "retention" / "retention.sqlite")
+        self.retention = SqliteRetentionKeys(
+            directory / "retention" / "retention.sqlite", deferred=defer_new_retention_keys
+        )
         # audience -> (directory mtime when looked up, kid, public key). Sealing asks for the
         # current key of every audience of every field; listing the directory and deriving the
         # public key each time was a third of a normaliser's CPU. Any key file created, rotated
@@ -126,6 +135,11 @@ class LocalKeyStore:
     def current_retention_key(self, scope: str) -> tuple[str, bytes]:
         """Newest live key of a retention scope (created on first use)."""
         return self.retention.current(scope)
+
+    def persist_new_keys(self) -> int:
+        """Write the retention keys made in memory (deferred mode); token and audience keys
+        are written when made. Returns how many were written."""
+        return self.retention.persist()
 
     def retention_key(self, kid: str) -> bytes:
         """A live retention key."""

@@ -18,6 +18,16 @@ journal, and normalisers create one per first-seen subject), and readers never w
 writer. A shred checkpoints and truncates the log so no copy of a destroyed key stays in it.
 Production deployments put these
 keys in a KMS or HSM behind the same :class:`RetentionKeys` protocol.
+
+A normaliser meets new subjects all the time, and one fsync per new key was most of its wall
+time. It opens the file with ``deferred=True``: a new key is made in memory and written, with
+every other key made since, by :meth:`SqliteRetentionKeys.persist`, in one transaction, which
+the normaliser calls before each Kafka commit. Nothing sealed under a key can be read before
+its Kafka transaction commits, so the key is durable by then, and a crash before ``persist``
+loses only keys that nothing published uses. Two processes may each make a key for the same
+new scope meanwhile: both are kept (a scope may have several live keys, each field names its
+own, and a shred destroys them all), so ``persist`` never has to fail a run over a race.
+Deferred keys are named by a random suffix, as their version is only fixed when written.
 """
 
 from __future__ import annotations
@@ -116,13 +126,16 @@ class RetentionKeys(Protocol):
 class SqliteRetentionKeys:
     """Retention keys in a local SQLite file (owner-only), shared by every local service."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, deferred: bool = False) -> None:
         self._path = path
+        self._deferred = deferred
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._seen_version = -1
         self._current: dict[str, tuple[str, bytes]] = {}
         self._keys: dict[str, bytes] = {}
+        #: Deferred mode: keys handed out but not yet written, by scope (see :meth:`persist`).
+        self._unwritten: dict[str, tuple[str, bytes]] = {}
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -152,9 +165,11 @@ class SqliteRetentionKeys:
         """Newest live version of ``scope``, creating one if there is none."""
         with self._lock:
             conn = self._fresh()
-            cached = self._current.get(scope)
+            cached = self._current.get(scope) or self._unwritten.get(scope)
             if cached is not None:
                 return cached
+            if self._deferred:
+                return self._live(conn, scope) or self._made_in_memory(scope)
             while True:
                 row = conn.execute(
                     "SELECT kid, version, key FROM retention_keys WHERE scope = ? "
@@ -177,12 +192,63 @@ class SqliteRetentionKeys:
             self._keys[found[0]] = found[1]
             return found
 
+    def _live(self, conn: sqlite3.Connection, scope: str) -> tuple[str, bytes] | None:
+        """The newest live key of ``scope`` in the file (cached), or None."""
+        row = conn.execute(
+            "SELECT kid, key FROM retention_keys WHERE scope = ? AND key IS NOT NULL "
+            "ORDER BY version DESC LIMIT 1",
+            (scope,),
+        ).fetchone()
+        if row is None:
+            return None
+        found = (str(row[0]), bytes(row[1]))
+        self._current[scope] = found
+        self._keys[found[0]] = found[1]
+        return found
+
+    def _made_in_memory(self, scope: str) -> tuple[str, bytes]:
+        made = (f"{scope}-k{secrets.token_hex(8)}", secrets.token_bytes(_KEY_BYTES))
+        self._unwritten[scope] = made
+        return made
+
+    def persist(self) -> int:
+        """Write every key made in memory since the last call, in one transaction (one fsync).
+
+        Call it before publishing anything sealed since the last call. Returns how many keys
+        were written. On an error nothing is lost: the keys stay in memory for the next call.
+        """
+        with self._lock:
+            if not self._unwritten:
+                return 0
+            conn = self._connection()
+            made = list(self._unwritten.items())
+            now = _now()
+            try:
+                conn.executemany(
+                    "INSERT INTO retention_keys (kid, scope, version, key, created_at) VALUES "
+                    "(?, ?, (SELECT COALESCE(MAX(version), 0) + 1 FROM retention_keys "
+                    "WHERE scope = ?), ?, ?)",
+                    [(kid, scope, scope, key, now) for scope, (kid, key) in made],
+                )
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            for scope, (kid, key) in made:
+                self._unwritten.pop(scope, None)
+                self._current[scope] = (kid, key)
+                self._keys[kid] = key
+            return len(made)
+
     def get(self, kid: str) -> bytes:
         """The live key ``kid``."""
         with self._lock:
             conn = self._fresh()
             if kid in self._keys:
                 return self._keys[kid]
+            for unwritten, key in self._unwritten.values():
+                if unwritten == kid:
+                    return key
             row = conn.execute("SELECT key FROM retention_keys WHERE kid = ?", (kid,)).fetchone()
             if row is None or row[0] is None:
                 raise LookupError(f"retention key {kid} does not exist or was destroyed")
@@ -212,6 +278,9 @@ class SqliteRetentionKeys:
                     hint="another service held a read open; the next shred or close retries",
                 )
             self._current.pop(scope, None)
+            # A key of this scope not written yet is destroyed too: whatever was sealed under
+            # it is data from before the shred.
+            self._unwritten.pop(scope, None)
             for (kid,) in rows:
                 self._keys.pop(kid, None)
             return ShredResult(scope, tuple(sorted(str(k) for (k,) in rows)))

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 
+from contracts.envelope import CanonicalEvent
+from services.audit.records import sealed_fields
 from services.normalise import handler as handler_module
 from services.normalise.batch import BatchLimits, BatchNormaliser
 from services.normalise.emitter import OutcomeEmitter
@@ -85,7 +87,7 @@ def handler_for(tmp_path: Path, transactions: FakeTransactions) -> BatchHandler:
     pending = PendingSeen(InMemorySeenStore())
     normaliser = Normaliser(
         TinyAdapter(),
-        keys=LocalKeyStore(tmp_path / "keys"),
+        keys=LocalKeyStore(tmp_path / "keys", defer_new_retention_keys=True),
         agreements=load,
         seen=pending,
         max_message_bytes=1 << 20,
@@ -129,3 +131,37 @@ async def test_a_commit_that_took_effect_despite_an_error_is_not_published_again
     assert consumer.seeks == [0]
     assert await handler.handle(batch, [{}] * 3, consumer)
     assert len(canonical(transactions)) == 3, "a committed run was published twice"
+
+
+class KeyCheckingTransactions(FakeTransactions):
+    """At each commit, another service must be able to read every key the outputs name."""
+
+    def __init__(self, consumer: FakeConsumer, keys_dir: Path) -> None:
+        super().__init__(consumer)
+        self.keys_dir = keys_dir
+        self.checked = 0
+
+    async def commit(self, tp: TopicPartition, offset: int, outputs: Iterable[Output]) -> None:
+        run = list(outputs)
+        reader = LocalKeyStore(self.keys_dir)
+        for out in run:
+            if out.topic == "canonical":
+                event = CanonicalEvent.model_validate_json(out.value)
+                for field in sealed_fields(event):
+                    for kid in field.retention_kids:
+                        reader.retention_key(kid)  # raises if the key is not on disk yet
+                        self.checked += 1
+        await super().commit(tp, offset, run)
+
+
+async def test_new_retention_keys_are_on_disk_before_the_run_is_committed(
+    tmp_path: Path,
+) -> None:
+    """The normaliser writes new keys once per run, but always before the Kafka commit."""
+    consumer = FakeConsumer()
+    transactions = KeyCheckingTransactions(consumer, tmp_path / "keys")
+    handler = handler_for(tmp_path, transactions)
+    batch = records("A", "B", "C", "D", "E")
+    assert await handler.handle(batch, [{}] * 5, consumer)
+    assert len(canonical(transactions)) == 5
+    assert transactions.checked > 0
