@@ -19,10 +19,11 @@ writer. A shred checkpoints and truncates the log so no copy of a destroyed key 
 Production deployments put these
 keys in a KMS or HSM behind the same :class:`RetentionKeys` protocol.
 
-A normaliser meets new subjects all the time, and one fsync per new key was most of its wall
-time. It opens the file with ``deferred=True``: a new key is made in memory and written, with
-every other key made since, by :meth:`SqliteRetentionKeys.persist`, in one transaction, which
-the normaliser calls before each Kafka commit. Nothing sealed under a key can be read before
+A normaliser meets new subjects all the time, and one fsync per new key was the largest part
+of its wall time when the disk was busy. It opens the file with ``deferred=True``: a new key
+is made in memory and written, with every other key made since, by
+:meth:`SqliteRetentionKeys.persist`, in one transaction, which the normaliser calls before
+each Kafka commit. Nothing sealed under a key can be read before
 its Kafka transaction commits, so the key is durable by then, and a crash before ``persist``
 loses only keys that nothing published uses. Two processes may each make a key for the same
 new scope meanwhile: both are kept (a scope may have several live keys, each field names its

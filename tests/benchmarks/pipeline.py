@@ -81,12 +81,19 @@ def _peak_rss_mb(pid: int) -> float:
 
 @contextmanager
 def services(
-    bootstrap: str, keys_dir: Path, correlator_id: str, log_dir: Path, source: Path | None = None
+    bootstrap: str,
+    keys_dir: Path,
+    correlator_id: str,
+    log_dir: Path,
+    source: Path | None = None,
+    correlators: int = 1,
 ) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     """The four services as subprocesses; stopped with SIGTERM (then SIGKILL) on exit.
 
     ``source``: another checkout of asbx (e.g. ``git worktree add /tmp/base <commit>``) whose
     services to run instead of this one's, for before/after figures on the same machine.
+    ``correlators``: instances of the correlator (one process each, splitting the partitions
+    of every stage, each with its own state files), as a deployment would scale it out.
     """
     env = env_for(bootstrap, keys_dir, correlator_id)
     # The correlator's state files belong to this run (each run has a fresh broker), never in
@@ -100,11 +107,15 @@ def services(
         command = [sys.executable, "-c", "from services.cli.main import app; app()"]
     log_dir.mkdir(parents=True, exist_ok=True)
     procs = {}
-    for name in SERVICES:
-        with (log_dir / f"{name}.log").open("wb") as out:
-            procs[name] = subprocess.Popen(
+    instances = [(name, name, env) for name in SERVICES if name != "correlator"]
+    for i in range(correlators):
+        label = "correlator" if i == 0 else f"correlator-{i + 1}"
+        instances.append((label, "correlator", {**env, "ASBX_STATE_DIR": str(state_dir / label)}))
+    for label, name, service_env in instances:
+        with (log_dir / f"{label}.log").open("wb") as out:
+            procs[label] = subprocess.Popen(
                 [*command, "serve", name],
-                env=env,
+                env=service_env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=source,
@@ -223,7 +234,7 @@ async def one_run(args: argparse.Namespace, run: int, bootstrap: str) -> RunResu
     await ensure_local_acls(bootstrap, [correlator_id])  # the services log in as themselves
     keys_dir = REPO / "var" / "bench" / f"keys-{run}"
     logs = REPO / "var" / "bench" / f"logs-{run}"
-    with services(bootstrap, keys_dir, correlator_id, logs, args.source) as procs:
+    with services(bootstrap, keys_dir, correlator_id, logs, args.source, args.correlators) as procs:
         await publish(bootstrap, warm)
         await _wait_done(bootstrap, correlator_id, timeout=180)
         watch = AlertWatch(bootstrap)
@@ -311,6 +322,9 @@ def main() -> None:
         type=float,
         default=0.0,
         help="publish the latency population at this rate (default: half the measured rate)",
+    )
+    parser.add_argument(
+        "--correlators", type=int, default=1, help="correlator instances (processes) to run"
     )
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--broker-home", default="var/bench-kafka")
