@@ -27,7 +27,9 @@ import re
 import shlex
 import shutil
 import socket
+import stat
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,8 +39,15 @@ from aiokafka.helpers import create_ssl_context
 
 from deploy.local_kafka import ADMIN_PRINCIPAL, KAFKA_DIR, LIB_DIR, LocalKafka, probe_broker
 from deploy.security.compose_secrets import write_compose_secrets
+from services.settings import REPO_ROOT
 
-__all__ = ["ComposeBroker", "image_properties", "property_name", "service_environment"]
+__all__ = [
+    "ComposeBroker",
+    "ImageInstall",
+    "image_properties",
+    "property_name",
+    "service_environment",
+]
 
 #: Variables the image never renders as properties (``kafka-propertiesSpec.json``, verbatim:
 #: note ``KAFKA_HEAP_OPT`` without the S, so ``KAFKA_HEAP_OPTS`` becomes ``heap.opts``, which
@@ -141,6 +150,7 @@ class ComposeBroker:
             "/secrets/": f"{self.secrets}/",
             "/var/lib/kafka/data": str(self.data),
             "/app/var/keys": str(self.keys),
+            "/app/var/": f"{root / 'app-var'}/",
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.users: dict[str, str] = {}
@@ -256,3 +266,92 @@ class ComposeBroker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class ImageInstall:
+    """asbx as ``deploy/Dockerfile`` installs it, without building the image.
+
+    Only the files the Dockerfile copies, installed with ``pip install .`` (not editable, the
+    dependencies taken from this environment), with the Dockerfile's ``ENV`` settings. In the
+    image the package is read-only to the ``asbx`` user: here it is made read-only too, and
+    :meth:`written` lists anything a service wrote into it anyway (a default path that points
+    into the installed package). A file the package needs but the Dockerfile does not copy
+    fails here as it would in the container.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.app = root / "app"  # WORKDIR
+        self.site = root / "site-packages"
+        dockerfile = (REPO_ROOT / "deploy" / "Dockerfile").read_text()
+        self.lines = _instructions(dockerfile)
+        self._installed: set[Path] = set()
+
+    def install(self) -> None:
+        """Copy what the Dockerfile copies, install it, make it read-only."""
+        for words in self.lines:
+            if words[0] != "COPY":
+                continue
+            *sources, target = words[1:]
+            destination = self.app / target.removeprefix("./")
+            for source in sources:
+                for path in sorted(REPO_ROOT.glob(source)):
+                    if path.is_dir():
+                        shutil.copytree(
+                            path,
+                            destination,
+                            dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__"),
+                        )
+                    else:
+                        destination.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(path, destination / path.name)
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(self.site),
+             str(self.app)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        self._installed = set(self.site.rglob("*"))
+        for path in [self.site, *self._installed]:
+            mode = path.stat().st_mode
+            path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+    def written(self) -> list[Path]:
+        """Files created inside the installed package since it was installed (as root, which
+        the read-only bits do not stop, a write there would go unnoticed otherwise)."""
+        return sorted(
+            p for p in set(self.site.rglob("*")) - self._installed if "__pycache__" not in p.parts
+        )
+
+    def environment(self) -> dict[str, str]:
+        """The Dockerfile's ``ENV`` settings."""
+        env: dict[str, str] = {}
+        for words in self.lines:
+            if words[0] == "ENV":
+                env.update(word.split("=", 1) for word in words[1:])  # type: ignore[arg-type]
+        return env
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        """How the image runs ``asbx`` (its console script; the working directory is not on
+        the import path, so the installed copy is what runs)."""
+        return (sys.executable, str(self.site / "bin" / "asbx"))
+
+    def uninstall(self) -> None:
+        """Make the copy writable again, so the temporary directory can go."""
+        for path in [self.site, *self.site.rglob("*")]:
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+def _instructions(dockerfile: str) -> list[list[str]]:
+    """Each instruction's words, continuation lines joined, comments dropped."""
+    joined = re.sub(r"\\\n", " ", dockerfile)
+    return [
+        shlex.split(line)
+        for line in joined.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]

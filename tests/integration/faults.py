@@ -148,6 +148,9 @@ class ServiceProcess:
     log_dir: Path
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    #: How ``asbx`` is run (an installed copy's script, say) and where.
+    command: tuple[str, ...] = (sys.executable, "-m", "services.cli.main")
+    cwd: Path = REPO_ROOT
 
     @classmethod
     def for_broker(
@@ -177,9 +180,9 @@ class ServiceProcess:
             log.write(f"--- start {self.starts} ---\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli.main", "serve", self.name],
+                [*self.command, "serve", self.name],
                 env=self.env,
-                cwd=REPO_ROOT,
+                cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +33,7 @@ from services.demo.scenario import scenario
 from services.settings import REPO_ROOT
 from tests.integration.compose_rehearsal import (
     ComposeBroker,
+    ImageInstall,
     image_properties,
     property_name,
     service_environment,
@@ -60,6 +60,16 @@ def test_variable_names_become_the_properties_the_image_renders() -> None:
 def compose() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     return data
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Iterator[ImageInstall]:
+    install = ImageInstall(tmp_path / "image")
+    try:
+        install.install()
+        yield install
+    finally:
+        install.uninstall()
 
 
 @pytest.fixture
@@ -124,8 +134,20 @@ async def _canonical_from(broker: ComposeBroker, partner: Partner) -> CanonicalE
 
 
 async def test_the_compose_broker_runs_authenticated_and_the_stack_gets_in(
-    broker: ComposeBroker, compose: dict[str, Any], tmp_path: Path
+    broker: ComposeBroker, image: ImageInstall, compose: dict[str, Any], tmp_path: Path
 ) -> None:
+    def container_env(service: str, **extra: str) -> dict[str, str]:
+        """A clean environment: the image's ENV, then the service's compose environment."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ASBX_", "KAFKA_"))}
+        for name, value in image.environment().items():
+            env[name] = _replaced(value, broker.replace)
+        return {
+            **env,
+            **service_environment(compose, service, broker.replace),
+            "PYTHONPATH": str(image.site),
+            **extra,
+        }
+
     # The health check's client settings work with Kafka's own (Java) tools.
     described = broker.kafka_tool(
         "kafka.admin.ConfigCommand",
@@ -143,12 +165,10 @@ async def test_the_compose_broker_runs_authenticated_and_the_stack_gets_in(
 
     # The topics job: topics and ACLs, as admin, from its compose environment.
     topics = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.cli.main",
+        *image.command,
         *compose["services"]["topics"]["command"][1:],
-        env=_with_os_env(service_environment(compose, "topics", broker.replace)),
-        cwd=REPO_ROOT,
+        env=container_env("topics"),
+        cwd=image.app,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -160,13 +180,20 @@ async def test_the_compose_broker_runs_authenticated_and_the_stack_gets_in(
     running: dict[str, tuple[ServiceProcess, int]] = {}
     try:
         for service, name in SERVICES.items():
-            port = free_port()
             env = service_environment(compose, service, broker.replace)
             assert _principals_in(env["ASBX_KAFKA_CREDENTIALS"]) == {_principal(service)}
+            # The health check asks the port the service serves on; each container has its
+            # own network, so on this one machine every service gets a free port instead.
+            assert "ASBX_HTTP_PORT" in env, f"{service} serves no health endpoint"
+            health = " ".join(compose["services"][service]["healthcheck"]["test"])
+            assert f"127.0.0.1:{env['ASBX_HTTP_PORT']}/readyz" in health
+            port = free_port()
             process = ServiceProcess(
                 name,
-                _with_os_env({**env, "ASBX_HTTP_PORT": str(port), "ASBX_LOG_LEVEL": "INFO"}),
+                container_env(service, ASBX_HTTP_PORT=str(port), ASBX_LOG_LEVEL="INFO"),
                 tmp_path,
+                command=image.command,
+                cwd=image.app,
             )
             process.start()
             running[service] = (process, port)
@@ -189,6 +216,8 @@ async def test_the_compose_broker_runs_authenticated_and_the_stack_gets_in(
     finally:
         for process, _ in running.values():
             process.close()
+    assert image.written() == [], "services wrote into the installed package"
+    assert list((tmp_path / "app-var" / "state").glob("*.sqlite")), "no state files on the volume"
 
     # The ACLs hold here too: the partner may not read the canonical topic.
     assert not await _can_read(broker, partner_principal("housing"), CANONICAL_EVENTS.name)
@@ -216,13 +245,15 @@ async def _can_read(broker: ComposeBroker, principal: str, topic: str) -> bool:
     return True
 
 
+def _replaced(value: str, replace: dict[str, str]) -> str:
+    for old, new in replace.items():
+        value = value.replace(old, new)
+    return value
+
+
 def _principals_in(credentials_file: str) -> set[str]:
     return set(json.loads(Path(credentials_file).read_text())["users"])
 
 
 def _principal(service: str) -> str:
     return "correlator" if service == "correlator" else f"normaliser-{SERVICES[service]}"
-
-
-def _with_os_env(env: dict[str, str]) -> dict[str, str]:
-    return {**os.environ, **env}
