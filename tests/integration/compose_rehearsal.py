@@ -183,22 +183,11 @@ class ComposeBroker:
         properties.write_text(
             "".join(f"{k}={v}\n" for k, v in sorted(image_properties(env).items()))
         )
-        # The command's format step: the properties its printf writes, the generated users.
+        # The command's format step: the properties its printf writes, its own arguments.
         format_properties = self.home / "format.properties"
         format_properties.write_text(self._format_properties(env))
-        cluster_id = env["CLUSTER_ID"]
-        scram_args = shlex.split((self.secrets / "scram-args").read_text())
         formatted = subprocess.run(
-            self._java(
-                "kafka.tools.StorageTool",
-                "format",
-                "--ignore-formatted",
-                "-t",
-                cluster_id,
-                "-c",
-                str(format_properties),
-                *scram_args,
-            ),
+            self._java("kafka.tools.StorageTool", *self._format_arguments(env, format_properties)),
             capture_output=True,
             text=True,
             timeout=300,
@@ -217,15 +206,29 @@ class ComposeBroker:
 
     def _format_properties(self, env: Mapping[str, str]) -> str:
         """What the ``kafka`` service's command writes for formatting (its ``printf``)."""
-        command = self.compose["services"]["kafka"]["command"]
-        script = command[-1] if isinstance(command, list) else str(command)
-        found = re.search(r"printf '([^']*)'((?: \"\$\$\w+\")*) >", script)
+        found = re.search(r"printf '([^']*)'((?: \"\$\$\w+\")*) >", self._script())
         assert found is not None, "the kafka command no longer writes its format properties"
         names = re.findall(r"\$\$(\w+)", found.group(2))
         text = found.group(1).replace("\\n", "\n") % tuple(env[name] for name in names)
         for old, new in self.replace.items():
             text = text.replace(old, new)
         return text
+
+    def _script(self) -> str:
+        command = self.compose["services"]["kafka"]["command"]
+        return command[-1] if isinstance(command, list) else str(command)
+
+    def _format_arguments(self, env: Mapping[str, str], properties: Path) -> list[str]:
+        """The arguments the command gives ``kafka-storage.sh``, as the shell expands them."""
+        line = next(x for x in self._script().splitlines() if "kafka-storage.sh" in x)
+        scram_args = (self.secrets / "scram-args").read_text().strip()
+        line = (
+            line.replace('"$$CLUSTER_ID"', shlex.quote(env["CLUSTER_ID"]))
+            .replace("/tmp/format.properties", str(properties))
+            .replace("$$(cat /secrets/scram-args)", scram_args)
+        )
+        assert "$$" not in line, f"unexpanded in the format command: {line}"
+        return shlex.split(line)[1:]  # after the script's path
 
     def _wait_ready(self, timeout: float) -> None:
         context = create_ssl_context(cafile=str(self.secrets / "tls" / "ca.pem"))
@@ -332,7 +335,9 @@ class ImageInstall:
         env: dict[str, str] = {}
         for words in self.lines:
             if words[0] == "ENV":
-                env.update(word.split("=", 1) for word in words[1:])  # type: ignore[arg-type]
+                for word in words[1:]:
+                    name, _, value = word.partition("=")
+                    env[name] = value
         return env
 
     @property

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
@@ -44,6 +44,7 @@ from deploy.security.acls import (
 from deploy.security.apply import acls_in_force, ensure_acls, ensure_local_acls, local_node_in_use
 from deploy.security.tls import ensure_tls
 from services.sharing.agreements import DEFAULT_AGREEMENTS
+from tests.integration.acl_checks import can_read_with
 from tests.kafka_fixture import (
     TEST_CORRELATOR_PREFIX,
     TEST_GRANTS,
@@ -82,28 +83,8 @@ async def can_write(bootstrap: str, principal: str, topic: str) -> bool:
 
 
 async def can_read(bootstrap: str, principal: str, topic: str) -> bool:
-    """Fetch from partition 0 as ``principal``; False if the broker refuses the topic.
-
-    A topic the principal may not even describe comes back unauthorised in metadata (so no fetch
-    is sent); one it may describe but not read fails the fetch itself.
-    """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, **client_config_as(principal)
-    )
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek(tp, 0)
-        for _ in range(6):
-            await consumer.getmany(tp, timeout_ms=300)
-            if topic in consumer._client.cluster.unauthorized_topics:  # no public API
-                return False
-    except TopicAuthorizationFailedError:
-        return False
-    finally:
-        await consumer.stop()
-    return True
+    """Fetch from partition 0 as ``principal``; False if the broker refuses the topic."""
+    return await can_read_with(bootstrap, client_config_as(principal), topic)
 
 
 async def create_topic(bootstrap: str, principal: str, name: str) -> int:

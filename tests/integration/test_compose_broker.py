@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import TopicAuthorizationFailedError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts.envelope import CanonicalEvent
 from contracts.topics import CANONICAL_EVENTS, inbound_topic
@@ -31,6 +30,7 @@ from deploy.local_kafka import ADMIN_PRINCIPAL
 from deploy.security.acls import partner_principal
 from services.demo.scenario import scenario
 from services.settings import REPO_ROOT
+from tests.integration.acl_checks import can_read_with
 from tests.integration.compose_rehearsal import (
     ComposeBroker,
     ImageInstall,
@@ -225,24 +225,7 @@ async def test_the_compose_broker_runs_authenticated_and_the_stack_gets_in(
 
 
 async def _can_read(broker: ComposeBroker, principal: str, topic: str) -> bool:
-    """Fetch from partition 0 as ``principal``; False if the broker refuses the topic."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=broker.bootstrap, enable_auto_commit=False, **_as(principal, broker)
-    )
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek(tp, 0)
-        for _ in range(6):
-            await consumer.getmany(tp, timeout_ms=300)
-            if topic in consumer._client.cluster.unauthorized_topics:  # no public API
-                return False
-    except TopicAuthorizationFailedError:
-        return False
-    finally:
-        await consumer.stop()
-    return True
+    return await can_read_with(broker.bootstrap, _as(principal, broker), topic)
 
 
 def _replaced(value: str, replace: dict[str, str]) -> str:
