@@ -42,7 +42,13 @@ from tests.integration.faults import ServiceProcess, free_port
 
 pytestmark = pytest.mark.kafka
 
-SERVICES = {"housing-normaliser": "housing", "correlator": "correlator"}
+#: Compose service → ``asbx serve`` name: every long-running service of the file.
+SERVICES = {
+    "housing-normaliser": "housing",
+    "health-normaliser": "health",
+    "police-normaliser": "police",
+    "correlator": "correlator",
+}
 
 
 def test_variable_names_become_the_properties_the_image_renders() -> None:
@@ -175,6 +181,10 @@ async def test_the_compose_broker_runs_authenticated_and_the_stack_gets_in(
     output, _ = await topics.communicate()
     assert topics.returncode == 0, output.decode()
 
+    served = {
+        n for n, d in compose["services"].items() if d.get("command", [])[:2] == ["asbx", "serve"]
+    }
+    assert served == set(SERVICES)
     # Each service with its own password file only (and an empty keys volume, as on a first
     # start); every one becomes ready.
     running: dict[str, tuple[ServiceProcess, int]] = {}
