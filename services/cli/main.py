@@ -147,7 +147,13 @@ async def _serve_normaliser(partner: str) -> None:
         # The lag probe describes the normaliser's own group and input: its own principal may.
         client_config=client_config_from_env(principal=normaliser_principal(partner)),
     ):
-        await service.app.run()
+        watchdog = asyncio.create_task(service.watch_consumer(), name="consumer-watchdog")
+        try:
+            await service.app.run()
+        finally:
+            watchdog.cancel()
+    if service.consumer_failure() is not None:
+        raise SystemExit(1)  # stopped because its consumer failed: a supervisor restarts it
 
 
 def _stopped_before_start(_signum: int, _frame: object) -> None:

@@ -14,6 +14,7 @@ published contract); the records themselves go through the partition's transacti
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from contracts.topics import AUDIT, CANONICAL_EVENTS, inbound_topic, rejected_to
 from deploy.kafka_client import client_config_from_env
 from deploy.security.acls import normaliser_principal
 from services.kafka.connection import MAX_RECORD_BYTES, build_broker
+from services.kafka.consumer_failure import coordination_failure
 from services.kafka.headers import lenient_parser, raw_decoder
 from services.kafka.seen_store import KafkaSeenStore
 from services.kafka.transactions import PartitionTransactions
@@ -52,6 +54,8 @@ log = structlog.get_logger(__name__)
 #: How long a poll waits for records (FastStream also sleeps this long after an empty poll,
 #: so it bounds the wait a record arriving at an idle normaliser can have).
 POLL_MS = 20
+#: How often a running normaliser checks that its consumer can still consume.
+CONSUMER_CHECK_SECONDS = 5.0
 
 
 class _ReleaseRevoked(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -98,8 +102,39 @@ class NormaliserService:
 
     def ready(self) -> bool:
         """Connected, seen-messages restored, and partitions of the inbound topic assigned."""
-        consumers = [getattr(sub, "consumer", None) for sub in self.broker.subscribers]
-        return bool(consumers) and all(c is not None and c.assignment() for c in consumers)
+        consumers = self._consumers()
+        return (
+            bool(consumers)
+            and all(c is not None and c.assignment() for c in consumers)
+            and self.consumer_failure() is None
+        )
+
+    def _consumers(self) -> list[Any]:
+        return [getattr(sub, "consumer", None) for sub in self.broker.subscribers]
+
+    def consumer_failure(self) -> BaseException | None:
+        """The error that ended the inbound consumer's group coordination, if it has ended."""
+        for consumer in self._consumers():
+            if consumer is not None and (failure := coordination_failure(consumer)) is not None:
+                return failure
+        return None
+
+    async def watch_consumer(self, interval: float = CONSUMER_CHECK_SECONDS) -> None:
+        """Stop the service once its consumer can no longer consume (see
+        :mod:`services.kafka.consumer_failure`): better restarted than up and idle."""
+        while True:  # polled: aiokafka gives no callback when its coordinator ends
+            failure = self.consumer_failure()
+            if failure is not None:
+                break
+            await asyncio.sleep(interval)
+        log.error(
+            "normaliser.consumer_failed",
+            service=self.name,
+            error=repr(failure),
+            action="stopping, to be restarted with a new consumer",
+            hint="a GroupAuthorizationFailedError means the group's ACL is missing",
+        )
+        self.app.exit()
 
 
 def normaliser_group(partner: str) -> str:

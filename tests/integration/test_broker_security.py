@@ -27,6 +27,7 @@ from aiokafka.helpers import create_ssl_context
 
 from contracts.topics import ALERTS, AUDIT, CANONICAL_EVENTS, CASEWORK, PARTNERS, inbound_topic
 from contracts.topics import rejected_topic as rejected
+from deploy.kafka_client import client_config_from_env
 from deploy.security.acls import (
     AUDIT_ARCHIVER,
     CHRONOLOGY,
@@ -45,6 +46,7 @@ from deploy.security.apply import acls_in_force, ensure_acls, ensure_local_acls,
 from deploy.security.tls import ensure_tls
 from services.sharing.agreements import DEFAULT_AGREEMENTS
 from tests.integration.acl_checks import can_read_with
+from tests.integration.faults import ThrowawayBroker
 from tests.kafka_fixture import (
     TEST_CORRELATOR_PREFIX,
     TEST_GRANTS,
@@ -341,14 +343,20 @@ async def test_client_checks_the_broker_host_name(bootstrap: str) -> None:
 
 
 async def test_withdrawn_agreement_loses_its_grants_on_the_next_apply(
-    bootstrap: str, tmp_path: Path
+    fault_broker: ThrowawayBroker, tmp_path: Path
 ) -> None:
     """Re-applying after a partner's agreement is withdrawn denies what it could do before.
 
     An operator's own grant (a principal asbx does not manage) survives the convergence.
+
+    On a broker of its own: withdrawing the health grants on the session broker pulled them
+    from under the session's running health normaliser, whose consumer does not survive a
+    GroupAuthorizationFailedError (aiokafka's coordinator task ends), and every later test that
+    sent a health message timed out (the `test_canary` failures of earlier runs).
     """
+    bootstrap = fault_broker.bootstrap
     ids = [*DEFAULT_CORRELATOR_IDS, TEST_CORRELATOR_PREFIX]
-    admin = broker_client_config()
+    admin = client_config_from_env()
     outsider = Acl("ops-observer", Resource.TOPIC, AUDIT.name, Pattern.LITERAL, Operation.DESCRIBE)
     await ensure_acls(bootstrap, [outsider], admin)
     assert await can_write(bootstrap, "health", inbound_topic("health"))
