@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import ssl
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -44,6 +46,7 @@ from deploy.security.acls import (
 )
 from deploy.security.apply import acls_in_force, ensure_acls, ensure_local_acls, local_node_in_use
 from deploy.security.tls import ensure_tls
+from deploy.topics import ensure_topics
 from services.sharing.agreements import DEFAULT_AGREEMENTS
 from tests.integration.acl_checks import can_read_with
 from tests.integration.faults import ThrowawayBroker
@@ -342,19 +345,35 @@ async def test_client_checks_the_broker_host_name(bootstrap: str) -> None:
         await asyncio.open_connection(host, int(port), ssl=context, server_hostname="kafka.example")
 
 
+@pytest_asyncio.fixture
+async def own_broker(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ThrowawayBroker]:
+    """A broker for one test alone: its ACL changes and probe records reach no other test."""
+    broker = ThrowawayBroker(tmp_path_factory.mktemp("acl-kafka"))
+    await asyncio.to_thread(broker.start)
+    try:
+        with broker.credentials_in_env():
+            await ensure_topics(broker.bootstrap)
+            ids = [*DEFAULT_CORRELATOR_IDS, TEST_CORRELATOR_PREFIX]
+            await ensure_local_acls(broker.bootstrap, ids, TEST_GRANTS)
+            yield broker
+    finally:
+        await asyncio.to_thread(broker.stop)
+
+
 async def test_withdrawn_agreement_loses_its_grants_on_the_next_apply(
-    fault_broker: ThrowawayBroker, tmp_path: Path
+    own_broker: ThrowawayBroker, tmp_path: Path
 ) -> None:
     """Re-applying after a partner's agreement is withdrawn denies what it could do before.
 
     An operator's own grant (a principal asbx does not manage) survives the convergence.
 
-    On a broker of its own: withdrawing the health grants on the session broker pulled them
+    On a broker of its own. Withdrawing the health grants on the session broker pulled them
     from under the session's running health normaliser, whose consumer does not survive a
-    GroupAuthorizationFailedError (aiokafka's coordinator task ends), and every later test that
-    sent a health message timed out (the `test_canary` failures of earlier runs).
+    GroupAuthorizationFailedError (aiokafka's coordinator task ends): every later test that
+    sent a health message timed out (the `test_canary` failures of earlier runs). On the
+    fault tests' broker, its probe records became input to their normalisers.
     """
-    bootstrap = fault_broker.bootstrap
+    bootstrap = own_broker.bootstrap
     ids = [*DEFAULT_CORRELATOR_IDS, TEST_CORRELATOR_PREFIX]
     admin = client_config_from_env()
     outsider = Acl("ops-observer", Resource.TOPIC, AUDIT.name, Pattern.LITERAL, Operation.DESCRIBE)
