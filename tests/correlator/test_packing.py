@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.vocab import TokenKind
+from contracts.vocab import Partner, PersonRole, TokenKind
 from services.correlator.domain import packing
 from services.correlator.domain.alerts import RaisedAlert
 from services.correlator.domain.facts import (
@@ -198,5 +199,57 @@ def test_remembered_fact_structures_write_the_same_bytes(fact_list, alerts, key)
     )
     remembered = state.to_bytes()
     packing._STRUCTURES.clear()
+    packing._split.cache_clear()
     assert remembered == state.to_bytes()
     assert PersonState.from_bytes(remembered) == state
+
+
+def _token(n: int, prefix: str = "name_dob:") -> str:
+    digest = hashlib.sha256(str(n).encode()).digest()
+    return prefix + base64.urlsafe_b64encode(digest)[:-1].decode()
+
+
+def _packed_state(first: int) -> tuple[bytes, int]:
+    """A person state of fresh facts, packed; and the structure table's size while it lives."""
+    facts = [
+        VulnerabilityFact(
+            event_id=str(uuid.uuid4()),
+            partner=Partner.HEALTH,
+            record_key=_token(n, "health:flag:"),
+            recorded_at=datetime(2026, 1, 1, tzinfo=UTC),
+            flag_ref=_token(n, "health:flag_ref:"),
+            person=PersonFacet(
+                record_id=_token(n, "health:person:"),
+                role=PersonRole.VICTIM,
+                block=_token(first),
+                keys=((TokenKind.NHS_NUMBER, _token(n, "nhs_number:")),),
+            ),
+            raised=True,
+            on=date(2026, 1, 1),
+        )
+        for n in range(first, first + 3)
+    ]
+    state = PersonState(key=_token(first), facts={f.event_id: f for f in facts})
+    return state.to_bytes(), len(packing._STRUCTURES)
+
+
+def test_a_remembered_structure_goes_with_its_fact() -> None:
+    """The structure table holds only facts still alive: a long-running correlator would
+    otherwise keep every fact of every expired state in memory."""
+    gc.collect()
+    before = len(packing._STRUCTURES)
+    written, while_alive = _packed_state(1)
+    assert while_alive == before + 6  # three facts, each with its person facet
+    gc.collect()
+    assert len(packing._STRUCTURES) == before
+    assert PersonState.from_bytes(written).to_bytes() == written
+
+
+def test_the_token_split_cache_is_bounded() -> None:
+    """Distinct tokens beyond the bound push the oldest out instead of growing the table."""
+    packing._split.cache_clear()
+    bound = packing._split.cache_info().maxsize
+    assert bound is not None
+    for n in range(bound + 100):
+        packing._split(_token(n))
+    assert packing._split.cache_info().currsize == bound

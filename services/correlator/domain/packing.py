@@ -25,10 +25,11 @@ import dataclasses
 import re
 import types
 import uuid
+import weakref
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import Enum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import msgpack
@@ -125,21 +126,16 @@ def _token(text: str) -> tuple[str, bytes] | None:
     return text[:-43], base64.urlsafe_b64decode(text[-43:] + "=")
 
 
-#: Recently packed strings → (raw token, prefix bytes) or None: state re-encodes the same
-#: tokens over and over (every change to a key writes its whole state).
-_SEEN: dict[str, tuple[bytes, bytes] | None] = {}
-_SEEN_MAX = 200_000
-
-
+@lru_cache(maxsize=16_384)
 def _split(text: str) -> tuple[bytes, bytes] | None:
-    found = _SEEN.get(text, _SEEN)
-    if found is _SEEN:
-        token = _token(text)
-        found = None if token is None else (token[1], _prefix_bytes(token[0]))
-        if len(_SEEN) >= _SEEN_MAX:
-            _SEEN.clear()
-        _SEEN[text] = found
-    return found  # type: ignore[return-value]
+    """(raw token, prefix bytes) of a string ending in a keyed token, else None.
+
+    Remembered for the recently packed strings: every change to a key writes its whole state,
+    so the same tokens are split over and over. A least-recently-used bound keeps the strings
+    of the states being worked on and lets go of the rest (a long-running correlator meets
+    millions of distinct tokens)."""
+    token = _token(text)
+    return None if token is None else (token[1], _prefix_bytes(token[0]))
 
 
 class _Token:
@@ -249,24 +245,40 @@ def _from_moment(data: int | list[int]) -> datetime:
     return _EPOCH + timedelta(microseconds=data)
 
 
-#: id → (value, structure) of recently packed immutable facts and alerts. A key's whole state is
-#: written on every change, so without this a key with many facts rebuilt every fact's structure
-#: each time (most of the correlator's CPU). The value is held so its id cannot be reused.
-_STRUCTURES: dict[int, tuple[Any, list[Any]]] = {}
-_STRUCTURES_MAX = 50_000
+class _Remembered(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a packed fact that knows its key in :data:`_STRUCTURES`."""
+
+    __slots__ = ("key",)
+    key: int
+
+
+def _forget(ref: _Remembered) -> None:
+    entry = _STRUCTURES.get(ref.key)
+    if entry is not None and entry[0] is ref:
+        del _STRUCTURES[ref.key]
+
+
+#: id → (weak reference, structure) of the packed immutable facts and alerts still alive. A
+#: key's whole state is written on every change, so without this a key with many facts rebuilt
+#: every fact's structure each time (most of the correlator's CPU). An entry goes when its fact
+#: is collected (before its id can be reused), so the table holds the structures of the facts
+#: in memory (the decoded-state cache and the records in flight) and nothing more: a strong
+#: reference would keep every fact of every expired state alive until a size bound cleared it.
+_STRUCTURES: dict[int, tuple[_Remembered, list[Any]]] = {}
 
 
 def _cached(build: Encoder) -> Encoder:
     """``build``, remembered per frozen dataclass instance (its structure never changes)."""
 
     def cached(v: Any, t: _Tokens) -> list[Any]:
-        hit = _STRUCTURES.get(id(v))
-        if hit is not None and hit[0] is v:
+        key = id(v)
+        hit = _STRUCTURES.get(key)
+        if hit is not None and hit[0]() is v:
             return hit[1]
         structure: list[Any] = build(v, t)
-        if len(_STRUCTURES) >= _STRUCTURES_MAX:
-            _STRUCTURES.clear()
-        _STRUCTURES[id(v)] = (v, structure)
+        ref = _Remembered(v, _forget)
+        ref.key = key
+        _STRUCTURES[key] = (ref, structure)
         return structure
 
     return cached
