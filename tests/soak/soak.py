@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,17 +34,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from contracts.topics import inbound_topic  # noqa: E402 - after the path set-up
+from contracts.topics import CANONICAL_EVENTS, TopicSpec, inbound_topic  # noqa: E402 - after the path set-up
 from contracts.vocab import Audience, Partner, TokenKind  # noqa: E402
 from deploy.kafka_client import client_config_from_env  # noqa: E402
 from deploy.security.apply import ensure_local_acls  # noqa: E402
 from deploy.topics import ensure_topics  # noqa: E402
+from services.correlator.topics import CorrelatorTopics  # noqa: E402
 from services.demo.scenario import bad_examples, scenario  # noqa: E402
 from services.protection.keys import LocalKeyStore  # noqa: E402
 from tests.benchmarks.population import population  # noqa: E402
@@ -212,17 +215,55 @@ def slope(points: list[tuple[float, float]]) -> float:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
 
 
+async def start_at_log_end(bootstrap: str, group: str, topic: TopicSpec) -> None:
+    """Commit ``group``'s offsets at the end of ``topic``: a new deployment would otherwise
+    begin with every canonical event of earlier runs on this broker."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        **client_config_from_env(),
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit(dict(ends.items()))
+    finally:
+        await consumer.stop()
+
+
+async def delete_internal_topics(bootstrap: str, correlator_id: str) -> None:
+    """Remove the run's own correlator topics (repartitions, changelogs, dead letters)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_config_from_env())
+    await admin.start()
+    try:
+        topics = CorrelatorTopics(correlator_id, CANONICAL_EVENTS.partitions).specs()
+        await admin.delete_topics([t.name for t in topics])
+    finally:
+        await admin.close()
+
+
 async def soak(args: argparse.Namespace) -> int:
-    """Run the soak and print the table and verdict; return the exit status."""
+    """Run the soak and print the table and verdict; return the exit status.
+
+    The correlator is a new deployment each run (its own id, internal topics and state files,
+    all removed afterwards) that starts at the end of the canonical topic, so its state grows
+    from nothing to the steady size the rules' windows give, and the second half of the run
+    measures memory at that steady size, not state left over from earlier runs."""
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": args.bootstrap}
-    env.setdefault("ASBX_CORRELATOR_ID", "asbx-soak-correlator")
+    correlator_id = env.setdefault("ASBX_CORRELATOR_ID", f"asbx-soak-{uuid.uuid4().hex[:8]}")
+    state_dir = ROOT / "var" / "soak" / "state" / correlator_id
+    env.setdefault("ASBX_STATE_DIR", str(state_dir))
     keys = LocalKeyStore(Path(env.get("ASBX_KEYS_DIR", ROOT / "var" / "keys")))
     for kind in TokenKind:  # create the keys once, before four processes race to
         keys.token_key(kind)
     for audience in Audience:
         keys.current_audience_key(audience)
     await ensure_topics(args.bootstrap, client_config=client_config_from_env())
-    await ensure_local_acls(args.bootstrap, [env["ASBX_CORRELATOR_ID"]])
+    await ensure_local_acls(args.bootstrap, [correlator_id])
+    await start_at_log_end(args.bootstrap, f"{correlator_id}.routes", CANONICAL_EVENTS)
     services = start_services(args.base_port, env, ROOT / "var" / "soak" / "logs")
     try:
         wait_ready(services)
@@ -278,6 +319,9 @@ async def soak(args: argparse.Namespace) -> int:
                 service.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 service.process.kill()
+        if correlator_id.startswith("asbx-soak-") and not args.keep:
+            shutil.rmtree(state_dir, ignore_errors=True)
+            await delete_internal_topics(args.bootstrap, correlator_id)
 
 
 def verdict(services: list[Service], limit: float, sent: int, seconds: float) -> int:
@@ -329,6 +373,9 @@ def main() -> None:
     parser.add_argument("--flat-mib-per-min", type=float, default=0.5)
     parser.add_argument(
         "--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the run's correlator topics and state files"
     )
     raise SystemExit(asyncio.run(soak(parser.parse_args())))
 
