@@ -17,6 +17,7 @@ from contracts.vocab import Audience, Partner
 from services.cli.audit import audit_app
 from services.cli.keys import keys_app
 from services.cli.subscribe import subscribe_app
+from services.malloc_tuning import fix_mmap_threshold
 from services.observability.logging import configure_logging
 
 __all__ = ["app"]
@@ -121,6 +122,7 @@ def serve(
     # commits), SIGTERM finds nothing in flight: leave with status 0, as a clean stop should.
     signal.signal(signal.SIGTERM, _stopped_before_start)
     configure_logging()
+    fix_mmap_threshold()  # before any connection: see services/malloc_tuning.py
     if service == "correlator":
         asyncio.run(_serve_correlator())
         return

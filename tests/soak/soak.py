@@ -253,9 +253,8 @@ async def soak(args: argparse.Namespace) -> int:
     from nothing to the steady size the rules' windows give, and the second half of the run
     measures memory at that steady size, not state left over from earlier runs."""
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": args.bootstrap}
-    correlator_id = env.setdefault("ASBX_CORRELATOR_ID", f"asbx-soak-{uuid.uuid4().hex[:8]}")
-    state_dir = ROOT / "var" / "soak" / "state" / correlator_id
-    env.setdefault("ASBX_STATE_DIR", str(state_dir))
+    correlator_id = env.setdefault("ASBX_CORRELATOR_ID", args.correlator_id)
+    env.setdefault("ASBX_STATE_DIR", str(ROOT / "var" / "soak" / "state" / correlator_id))
     keys = LocalKeyStore(Path(env.get("ASBX_KEYS_DIR", ROOT / "var" / "keys")))
     for kind in TokenKind:  # create the keys once, before four processes race to
         keys.token_key(kind)
@@ -319,9 +318,6 @@ async def soak(args: argparse.Namespace) -> int:
                 service.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 service.process.kill()
-        if correlator_id.startswith("asbx-soak-") and not args.keep:
-            shutil.rmtree(state_dir, ignore_errors=True)
-            await delete_internal_topics(args.bootstrap, correlator_id)
 
 
 def verdict(services: list[Service], limit: float, sent: int, seconds: float) -> int:
@@ -377,7 +373,15 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the run's correlator topics and state files"
     )
-    raise SystemExit(asyncio.run(soak(parser.parse_args())))
+    args = parser.parse_args()
+    args.correlator_id = f"asbx-soak-{uuid.uuid4().hex[:8]}"
+    try:
+        status = asyncio.run(soak(args))
+    finally:  # also after Ctrl-C
+        if not args.keep and not os.environ.get("ASBX_CORRELATOR_ID"):
+            shutil.rmtree(ROOT / "var" / "soak" / "state" / args.correlator_id, ignore_errors=True)
+            asyncio.run(delete_internal_topics(args.bootstrap, args.correlator_id))
+    raise SystemExit(status)
 
 
 if __name__ == "__main__":
