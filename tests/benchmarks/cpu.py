@@ -29,6 +29,7 @@ from services.correlator.router import MentionRouter
 from services.correlator.settings import CorrelatorSettings
 from services.correlator.topics import CorrelatorTopics
 from services.kafka.headers import cloudevent_headers
+from services.normalise.batch import BatchLimits
 from services.normalise.outcome import Accepted, InboundRecord
 from services.normalise.pipeline import Normaliser
 from services.normalise.seen import InMemorySeenStore
@@ -76,7 +77,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     messages = population(args.messages, tag=f"C{int(time.time())}")
-    keys = LocalKeyStore(Path(tempfile.mkdtemp()) / "keys")
+    # As the normaliser service keeps them: new retention keys written once per run of records.
+    keys = LocalKeyStore(Path(tempfile.mkdtemp()) / "keys", defer_new_retention_keys=True)
     agreements = AgreementFile(Settings().agreements_file)
     normalisers = {
         p: Normaliser(
@@ -89,6 +91,8 @@ def main() -> None:
         for p in Partner
     }
 
+    run = BatchLimits().max_records
+
     def normalise() -> list[Any]:
         fates: Counter[str] = Counter()
         canonical = []
@@ -98,6 +102,8 @@ def main() -> None:
                 InboundRecord(f"asbx.inbound.{m.partner.value}.v1", 0, i, m.key, m.value, headers)
             )
             fates[type(outcome).__name__] += 1
+            if i % run == run - 1 or i == len(messages) - 1:
+                keys.persist_new_keys()
             if isinstance(outcome, Accepted):
                 for event in outcome.events:
                     value = event.model_dump_json().encode()
