@@ -1,53 +1,79 @@
-"""Keep glibc's heap from creeping under a long-running service's network reads.
+"""Hand freed heap memory back to the kernel now and then, so a long-running service stays flat.
 
 asyncio reads a TLS connection in chunks of up to 256 KiB (``sslproto``: each read allocates a
 buffer that large and shrinks it to what arrived). glibc serves allocations above its mmap
-threshold (128 KiB) with ``mmap``, but it raises that threshold to the size of each such block
-freed, so after the first few reads every 256 KiB buffer comes from the heap instead. Shrunk
-and freed, those buffers leave holes that small long-lived objects settle in, and the heap
-grows while the memory in use does not: the soak measured the correlator's free heap rising
-about 2 MiB a minute with its live data flat (``tests/soak/soak.py``; README, "Soak").
+threshold (128 KiB) with ``mmap``, but raises that threshold to the size of each such block
+freed, so after the first few reads those buffers come from the heap. Shrunk and freed, they
+leave holes between small long-lived objects, and glibc returns heap memory to the kernel only
+from the top: the soak measured the correlator's free heap rising about 2 MiB a minute while
+the memory in use stayed flat (``tests/soak/soak.py``; README, "Soak").
 
-Fixing the threshold (which turns glibc's adjustment off) sends those buffers back to
-``mmap``, returned whole when freed. This is what ``MALLOC_MMAP_THRESHOLD_`` in the
-environment does; setting it in-process covers ``asbx serve`` however it is started. A value
-already given in the environment is respected, and other C libraries are left alone.
+Why a periodic ``malloc_trim`` and not a fixed threshold: fixing the mmap threshold (as
+``MALLOC_MMAP_THRESHOLD_`` does) kept the heap flat too, but the end-to-end benchmark fell from
+223-266 to 143 messages a second. Fixing it also fixes glibc's trim threshold at 128 KiB, and
+with a 32 MiB trim threshold added the rate came back (243/s), so most of that cost was the
+heap being shrunk and grown again; what was left is an mmap per large buffer.
+``malloc_trim(0)`` releases the free pages inside the heap as well as at its top, costs one
+walk of the free lists, and changes nothing on the allocation path. Off glibc it does
+nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import ctypes.util
-import os
+from collections.abc import AsyncIterator, Callable
 
 import structlog
 
-__all__ = ["MMAP_THRESHOLD", "fix_mmap_threshold"]
+__all__ = ["TRIM_SECONDS", "heap_trimming", "release_free_heap"]
 
 log = structlog.get_logger(__name__)
 
-#: glibc's own starting value, kept fixed.
-MMAP_THRESHOLD = 128 * 1024
-_M_MMAP_THRESHOLD = -3  # from <malloc.h>
+#: How often a service hands its free heap back (one walk of the free lists each time).
+TRIM_SECONDS = 30.0
 
 
-def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
-    """Fix glibc's mmap threshold for this process; True if it was set here.
-
-    A no-op (False) off glibc, or when ``MALLOC_MMAP_THRESHOLD_`` already set it at start-up.
-    """
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return False
+def _malloc_trim() -> Callable[[int], int] | None:
     name = ctypes.util.find_library("c")
     if name is None:
-        return False
+        return None
     try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to fix
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    if mallopt(_M_MMAP_THRESHOLD, threshold) != 1:
-        log.warning("malloc.threshold_refused", threshold=threshold)
-        return False
-    return True
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to release
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+_TRIM = _malloc_trim()
+
+
+def release_free_heap() -> bool:
+    """Return the heap's free pages to the kernel; True if any were released."""
+    return _TRIM is not None and _TRIM(0) == 1
+
+
+@contextlib.asynccontextmanager
+async def heap_trimming(seconds: float = TRIM_SECONDS) -> AsyncIterator[None]:
+    """Release the free heap every ``seconds`` while the block runs."""
+
+    async def every() -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            release_free_heap()
+
+    if _TRIM is None:
+        log.info("malloc.trim_unavailable", reason="not glibc; the heap is left as it is")
+        yield
+        return
+    task = asyncio.create_task(every(), name="heap-trimming")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -17,7 +17,7 @@ from contracts.vocab import Audience, Partner
 from services.cli.audit import audit_app
 from services.cli.keys import keys_app
 from services.cli.subscribe import subscribe_app
-from services.malloc_tuning import fix_mmap_threshold
+from services.malloc_tuning import heap_trimming
 from services.observability.logging import configure_logging
 
 __all__ = ["app"]
@@ -122,7 +122,6 @@ def serve(
     # commits), SIGTERM finds nothing in flight: leave with status 0, as a clean stop should.
     signal.signal(signal.SIGTERM, _stopped_before_start)
     configure_logging()
-    fix_mmap_threshold()  # before any connection: see services/malloc_tuning.py
     if service == "correlator":
         asyncio.run(_serve_correlator())
         return
@@ -140,14 +139,17 @@ async def _serve_normaliser(partner: str) -> None:
     from services.partners.registry import adapter_for  # noqa: PLC0415
 
     service = build_normaliser(adapter_for(partner))
-    async with operability(
-        f"normaliser-{partner}",
-        port=service.settings.http_port,
-        bootstrap=service.settings.kafka_bootstrap_servers,
-        groups={normaliser_group(partner): inbound_topic(partner)},
-        ready=service.ready,
-        # The lag probe describes the normaliser's own group and input: its own principal may.
-        client_config=client_config_from_env(principal=normaliser_principal(partner)),
+    async with (
+        heap_trimming(),
+        operability(
+            f"normaliser-{partner}",
+            port=service.settings.http_port,
+            bootstrap=service.settings.kafka_bootstrap_servers,
+            groups={normaliser_group(partner): inbound_topic(partner)},
+            ready=service.ready,
+            # The lag probe describes the normaliser's own group and input: its own principal may.
+            client_config=client_config_from_env(principal=normaliser_principal(partner)),
+        ),
     ):
         watchdog = asyncio.create_task(service.watch_consumer(), name="consumer-watchdog")
         try:
@@ -178,13 +180,16 @@ async def _serve_correlator() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with operability(
-        METRICS_SERVICE,
-        port=settings.http_port,
-        bootstrap=service.bootstrap,
-        groups=service.groups,
-        ready=service.ready,
-        client_config=service.client_config,
+    async with (
+        heap_trimming(),
+        operability(
+            METRICS_SERVICE,
+            port=settings.http_port,
+            bootstrap=service.bootstrap,
+            groups=service.groups,
+            ready=service.ready,
+            client_config=service.client_config,
+        ),
     ):
         await service.run(stop)
 
