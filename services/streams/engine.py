@@ -382,7 +382,27 @@ class TransactionalEngine(Generic[V]):
         )
 
     async def _recover(self, tp: TopicPartition) -> None:
-        """After a failed transaction: state back to the changelog, position back to the commit."""
+        """After a failed transaction: state back to the changelog, position back to the commit.
+
+        The partition also gets a new transactional producer: a producer whose transaction
+        failed may be in a fatal state (a broker killed mid-commit leaves aiokafka's in
+        ``FATAL_ERROR``), and every later transaction on it fails at once, forever. Starting a
+        new one under the same transactional id fences the old one and aborts what it left.
+        """
+        old = self._producers.pop(tp.partition, None)
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.stop()
+        producer = partition_producer(
+            self.config.bootstrap, self.config.group_id, tp, self.config.client_config
+        )
+        try:
+            await asyncio.wait_for(producer.start(), CLAIM_STEP_SECONDS)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+        self._producers[tp.partition] = producer
         self._drop_store(tp.partition)  # its cached values may hold the failed batch's changes
         store, _ = await self._restore(tp.partition)
         self._stores[tp.partition] = store
