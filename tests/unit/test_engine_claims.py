@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
 
 from services.streams import engine as engine_module
@@ -127,3 +128,62 @@ async def test_claims_run_one_at_a_time_in_partition_order(monkeypatch: Any) -> 
     await asyncio.wait_for(asyncio.gather(*list(engine._claims.values())), 5)
     assert order == [0, 1, 2, 3]
     assert engine.partitions == [0, 1, 2, 3]
+
+
+class RewindingConsumer(FakeConsumer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sought: list[tuple[TopicPartition, int]] = []
+
+    async def committed(self, _tp: TopicPartition) -> int:
+        return 7
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.sought.append((tp, offset))
+
+
+class UnstartableProducer(FakeProducer):
+    async def start(self) -> None:
+        raise ConnectionError("broker away")
+
+
+async def test_recovery_replaces_the_partition_producer(monkeypatch: Any) -> None:
+    """A producer whose transaction failed may be stuck in a fatal state (a broker killed
+    mid-commit): recovery stops it, starts a new one (which fences it), and rewinds."""
+    engine, producers = _engine(monkeypatch)
+    consumer = RewindingConsumer()
+    engine._consumer = consumer  # type: ignore[assignment]
+
+    async def restore(partition: int) -> tuple[PartitionStore[int], int]:
+        return PartitionStore(partition), 0
+
+    engine._restore = restore  # type: ignore[method-assign]
+    failed = FakeProducer()
+    engine._producers[0] = failed  # type: ignore[assignment]
+    engine._stores[0] = PartitionStore(0)
+    tp = TopicPartition("in", 0)
+    await engine._recover(tp)
+    assert failed.stopped
+    assert engine._producers[0] is producers[-1]
+    assert producers[-1].started
+    assert consumer.sought == [(tp, 7)]
+
+
+async def test_a_recovery_whose_new_producer_cannot_start_leaves_none(monkeypatch: Any) -> None:
+    """The failure reaches the caller (which pauses the partition and retries later), and the
+    partition has no producer a batch could be committed with meanwhile."""
+    engine, _ = _engine(monkeypatch)
+    unstartable: list[UnstartableProducer] = []
+
+    def producer(*_args: Any, **_kwargs: Any) -> UnstartableProducer:
+        unstartable.append(UnstartableProducer())
+        return unstartable[-1]
+
+    monkeypatch.setattr(engine_module, "partition_producer", producer)
+    failed = FakeProducer()
+    engine._producers[0] = failed  # type: ignore[assignment]
+    with pytest.raises(ConnectionError):
+        await engine._recover(TopicPartition("in", 0))
+    assert failed.stopped
+    assert unstartable[0].stopped
+    assert 0 not in engine._producers
