@@ -32,6 +32,7 @@ from contracts.vocab import InterventionType
 from services.correlator.alerting import alert_outputs
 from services.correlator.domain.expiry import expire, kept_until, retention_cutoff
 from services.correlator.domain.facts import InterventionFact, fact_from_event
+from services.correlator.domain.packing import pack_key, unpack_key
 from services.correlator.domain.periods import local_date
 from services.correlator.domain.policy import AreaPolicy
 from services.correlator.domain.state import PersonState, PlaceState, evaluate
@@ -208,16 +209,26 @@ class KeyedRules(Generic[S]):
             self._indexed.add(store)
         return index
 
-    def encode(self, value: S | StreamClock) -> bytes:
-        """State → changelog bytes."""
+    def encode(self, key: str, value: S | StreamClock) -> bytes:
+        """State → changelog bytes (a state's own key is left out: the record's key says it)."""
         if isinstance(value, StreamClock):
             clock: dict[str, object] = {"stream_time": value.at.isoformat() if value.at else None}
             if value.waiting is not None:
                 clock["waiting"] = sorted(value.waiting)
             return json.dumps(clock).encode()
+        if value.key != key:  # the bytes leave the key out: it must be the record's
+            raise ValueError(f"{self._type.__name__} of key {value.key!r} stored under {key!r}")
         return value.to_bytes()
 
-    def decode(self, raw: bytes) -> S | StreamClock:
+    def encode_key(self, key: str) -> bytes:
+        """State key → changelog key (packed: see ``packing.pack_key``)."""
+        return pack_key(key)
+
+    def decode_key(self, raw: bytes) -> str:
+        """Changelog key (packed, or the text of older changelogs) → state key."""
+        return unpack_key(raw)
+
+    def decode(self, key: str, raw: bytes) -> S | StreamClock:
         """Changelog bytes → state."""
         if raw.startswith(b'{"stream_time"'):
             clock = json.loads(raw)
@@ -226,7 +237,7 @@ class KeyedRules(Generic[S]):
                 datetime.fromisoformat(at) if at else None,
                 None if waiting is None else set(waiting),
             )
-        state: S = self._type.from_bytes(raw)
+        state: S = self._type.from_bytes(raw, key)
         return state
 
 

@@ -23,6 +23,7 @@ from aiokafka import ConsumerRecord
 from contracts.envelope import CanonicalEvent
 from services.correlator.domain.expiry import FOREVER, retention_cutoff
 from services.correlator.domain.facts import fact_from_event
+from services.correlator.domain.packing import pack_key, unpack_key
 from services.correlator.domain.periods import local_date
 from services.correlator.domain.policy import AreaPolicy
 from services.correlator.domain.routing import RecordRoutes
@@ -119,18 +120,28 @@ class MentionRouter:
             self._indexed.add(store)
         return index
 
-    def encode(self, value: Held) -> bytes:
-        """Routes (or the stream time) → changelog bytes."""
+    def encode(self, key: str, value: Held) -> bytes:
+        """Routes (or the stream time) → changelog bytes (the record key is the key's)."""
         if isinstance(value, StreamClock):
             return json.dumps({"stream_time": value.at.isoformat() if value.at else None}).encode()
+        if value.record_key != key:  # the bytes leave the record key out: it must be this
+            raise ValueError(f"routes of {value.record_key!r} stored under {key!r}")
         return value.to_bytes()
 
-    def decode(self, raw: bytes) -> Held:
-        """Changelog bytes → routes (or the stream time)."""
+    def encode_key(self, key: str) -> bytes:
+        """Record key → changelog key (packed: see ``packing.pack_key``)."""
+        return pack_key(key)
+
+    def decode_key(self, raw: bytes) -> str:
+        """Changelog key (packed, or the text of older changelogs) → record key."""
+        return unpack_key(raw)
+
+    def decode(self, key: str, raw: bytes) -> Held:
+        """Changelog bytes of ``key`` → routes (or the stream time)."""
         if raw.startswith(b'{"stream_time"'):
             at = json.loads(raw)["stream_time"]
             return StreamClock(datetime.fromisoformat(at) if at else None)
-        return RecordRoutes.from_bytes(raw)
+        return RecordRoutes.from_bytes(raw, key)
 
 
 def _day(routes: RecordRoutes) -> date | None:

@@ -165,10 +165,18 @@ class MeteredProcessor(Generic[V]):
             MESSAGES_OUT.labels(self._service, out.topic).inc()
         return outputs
 
-    def encode(self, value: V) -> bytes:
+    def encode(self, key: str, value: V) -> bytes:
         """State value → changelog bytes (unchanged)."""
-        return self._inner.encode(value)
+        return self._inner.encode(key, value)
 
-    def decode(self, raw: bytes) -> V:
+    def decode(self, key: str, raw: bytes) -> V:
         """Changelog bytes → state value (unchanged)."""
-        return self._inner.decode(raw)
+        return self._inner.decode(key, raw)
+
+    def encode_key(self, key: str) -> bytes:
+        """State key → changelog key (unchanged)."""
+        return self._inner.encode_key(key)
+
+    def decode_key(self, raw: bytes) -> str:
+        """Changelog key → state key (unchanged)."""
+        return self._inner.decode_key(raw)

@@ -48,8 +48,10 @@ async def restore_partition(
     bootstrap: str,
     changelog_topic: str,
     store: PartitionStore[V],
-    decode: Callable[[bytes], V],
+    decode: Callable[[str, bytes], V],
     client_config: dict[str, Any] | None = None,
+    *,
+    decode_key: Callable[[bytes], str] = bytes.decode,
 ) -> int:
     """Load ``store`` from its changelog partition; returns the number of records read."""
     consumer = AIOKafkaConsumer(
@@ -71,8 +73,9 @@ async def restore_partition(
             batch = await consumer.getmany(tp, timeout_ms=1000)
             for record in batch.get(tp, []):
                 if record.key is not None:
-                    value = None if record.value is None else decode(record.value)
-                    store.load(record.key.decode(), value)
+                    key = decode_key(record.key)
+                    value = None if record.value is None else decode(key, record.value)
+                    store.load(key, value)
                     count += 1
         return count
     finally:
@@ -84,6 +87,8 @@ async def catch_up(
     changelog_topic: str,
     store: LocalPartitionStore[V],
     client_config: dict[str, Any] | None = None,
+    *,
+    decode_key: Callable[[bytes], str] = bytes.decode,
 ) -> int:
     """Bring a local store up to the end of its changelog partition; records read.
 
@@ -140,7 +145,7 @@ async def catch_up(
                             rows = []
                             break
                         continue  # already in the file
-                rows.append((record.key.decode(), record.value))
+                rows.append((decode_key(record.key), record.value))
                 last = record
             if rows:
                 await _in_thread(store.load_encoded, rows)

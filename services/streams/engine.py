@@ -73,12 +73,21 @@ class Processor(Protocol[V]):
         """Update ``store`` for ``record`` and return records to publish."""
         ...
 
-    def encode(self, value: V) -> bytes:
-        """State value → changelog bytes."""
+    def encode(self, key: str, value: V) -> bytes:
+        """State value → changelog bytes (``key`` is the record's: a value may leave out what
+        its key already says)."""
         ...
 
-    def decode(self, raw: bytes) -> V:
-        """Changelog bytes → state value."""
+    def decode(self, key: str, raw: bytes) -> V:
+        """Changelog bytes of ``key`` → state value."""
+        ...
+
+    def encode_key(self, key: str) -> bytes:
+        """State key → changelog key (before processors packed keys, every key was UTF-8)."""
+        ...
+
+    def decode_key(self, raw: bytes) -> str:
+        """Changelog key → state key (any form :meth:`encode_key` ever wrote)."""
         ...
 
 
@@ -253,6 +262,7 @@ class TransactionalEngine(Generic[V]):
                 store,
                 self.processor.decode,
                 self.config.client_config,
+                decode_key=self.processor.decode_key,
             )
             return store, restored
         local = LocalPartitionStore(
@@ -265,7 +275,11 @@ class TransactionalEngine(Generic[V]):
         )
         try:
             restored = await catch_up(
-                self.config.bootstrap, self.config.changelog_topic, local, self.config.client_config
+                self.config.bootstrap,
+                self.config.changelog_topic,
+                local,
+                self.config.client_config,
+                decode_key=self.processor.decode_key,
             )
         except BaseException:
             local.close()
@@ -331,14 +345,15 @@ class TransactionalEngine(Generic[V]):
                 store.take_encoded()
                 if isinstance(store, LocalPartitionStore)
                 else [
-                    (key, None if value is None else self.processor.encode(value))
+                    (key, None if value is None else self.processor.encode(key, value))
                     for key, value in store.take_dirty()
                 ]
             )
             last: asyncio.Future[Any] | None = None
-            for key, encoded in changes:
+            records_out = self._changelog_records(changes)
+            for key_bytes, encoded in records_out:
                 last = await producer.send(
-                    self.config.changelog_topic, encoded, key=key.encode(), partition=tp.partition
+                    self.config.changelog_topic, encoded, key=key_bytes, partition=tp.partition
                 )
                 last.add_done_callback(_retrieved)
             await producer.send_offsets_to_transaction(
@@ -349,13 +364,30 @@ class TransactionalEngine(Generic[V]):
             if last is None:
                 store.committed(None, None)
             else:
-                key, encoded = changes[-1]
-                store.committed(last.result().offset + 1, record_crc(key.encode(), encoded))
+                key_bytes, encoded = records_out[-1]
+                store.committed(last.result().offset + 1, record_crc(key_bytes, encoded))
         for record in records:
             self._poison.pop((tp.partition, record.offset), None)
         self.processed += len(records)
         if self._on_commit is not None:
             self._on_commit(store, records[-1].offset + 1)
+
+    def _changelog_records(
+        self, changes: list[tuple[str, bytes | None]]
+    ) -> list[tuple[bytes, bytes | None]]:
+        """Changelog records (key bytes, value) for a batch's changed keys.
+
+        A deleted key is also tombstoned under its UTF-8 text when its key form differs: a
+        changelog written before keys were packed may still hold a record under the text key,
+        which compaction would otherwise keep forever and a full restore would bring back.
+        """
+        records: list[tuple[bytes, bytes | None]] = []
+        for key, encoded in changes:
+            key_bytes = self.processor.encode_key(key)
+            records.append((key_bytes, encoded))
+            if encoded is None and key_bytes != (text := key.encode()):
+                records.append((text, None))
+        return records
 
     async def _commit(
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]

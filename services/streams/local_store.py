@@ -86,8 +86,8 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         path: Path,
         changelog_topic: str,
         *,
-        encode: Callable[[V], bytes],
-        decode: Callable[[bytes], V],
+        encode: Callable[[str, V], bytes],
+        decode: Callable[[str, bytes], V],
         cache_size: int = 20_000,
     ) -> None:
         super().__init__(partition)
@@ -237,7 +237,7 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         raw = self._sent[key] if key in self._sent else self._stored(key)
         if raw is None:
             return None
-        value = self._decode(raw)
+        value = self._decode(key, raw)
         self._remember(key, value)
         return value
 
@@ -259,7 +259,7 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
 
     def load(self, key: str, value: V | None) -> None:
         """Set or remove ``key`` during recovery (straight to the file)."""
-        self.load_encoded([(key, None if value is None else self._encode(value))])
+        self.load_encoded([(key, None if value is None else self._encode(key, value))])
 
     def load_encoded(self, records: Iterable[tuple[str, bytes | None]]) -> None:
         """Changelog records read during recovery, written as they are (no decoding).
@@ -289,7 +289,7 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         changed, self._changed = self._changed, {}
         for key in sorted(changed):
             value = changed[key]
-            self._sent[key] = None if value is None else self._encode(value)
+            self._sent[key] = None if value is None else self._encode(key, value)
             yield key, value
 
     def take_encoded(self) -> list[tuple[str, bytes | None]]:
@@ -298,7 +298,7 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
         taken = []
         for key in sorted(changed):
             value = changed[key]
-            raw = None if value is None else self._encode(value)
+            raw = None if value is None else self._encode(key, value)
             self._sent[key] = raw
             taken.append((key, raw))
         return taken
@@ -382,13 +382,13 @@ class LocalPartitionStore(PartitionStore[V], Generic[V]):
                 elif key in sent:
                     newer = sent[key]
                     if newer is not None:
-                        yield key, self._decode(newer)
+                        yield key, self._decode(key, newer)
                 else:
-                    yield key, self._decode(bytes(raw))
+                    yield key, self._decode(key, bytes(raw))
         for key, newer in sent.items():
             if key not in changed and newer is not None and self._stored(key) is None:
                 cached = self._cache.get(key)
-                yield key, cached if cached is not None else self._decode(newer)
+                yield key, cached if cached is not None else self._decode(key, newer)
         for key, value in changed.items():
             if value is not None:
                 yield key, value

@@ -143,9 +143,9 @@ def main() -> None:
             alerts = 0
             for record in mine:
                 alerts += sum(o.topic == "alerts" for o in rules.process(store, record))
-                for _key, value in store.take_dirty():
+                for key, value in store.take_dirty():
                     if value is not None:
-                        rules.encode(value)
+                        rules.encode(key, value)
             return alerts
 
         alerts = _timed(kind, len(mine), args.profile, keyed)

@@ -58,7 +58,7 @@ from deploy.kafka_client import client_config_from_env
 from deploy.security.apply import ensure_local_acls
 from deploy.topics import ensure_topics
 from services.correlator.app import build_correlator
-from services.correlator.domain.packing import _TOKEN, _UUID
+from services.correlator.domain.packing import _TOKEN, _UUID, unpack_key
 from services.correlator.domain.policy import load_policy
 from services.correlator.domain.state import PersonState, PlaceState
 from services.correlator.keyed import CLOCK_KEY, KeyedRules
@@ -169,7 +169,11 @@ class StateLayer:
     def changelog(self, stage: str) -> list[tuple[int, bytes, bytes]]:
         """(partition, key, value) of every stored key: the compacted changelog."""
         return [
-            (store.partition, key.encode(), self.stages[stage].encode(value))
+            (
+                store.partition,
+                self.stages[stage].encode_key(key),
+                self.stages[stage].encode(key, value),
+            )
             for store in self.stores[stage]
             for key, value in store.items()
         ]
@@ -197,7 +201,9 @@ class Copies:
                     yield stage, partition, key, value
                 elif key != CLOCK_KEY.encode():
                     new_key = _new_key(key, salt)
-                    where = partition if stage == "routes" else _partition(new_key)
+                    # Partitioned as the router's outputs are: by the key's text.
+                    text = unpack_key(new_key).encode()
+                    where = partition if stage == "routes" else _partition(text)
                     yield stage, where, new_key, _new_value(value, salt)
 
 
@@ -206,13 +212,16 @@ def _new(raw: bytes, salt: bytes) -> bytes:
 
 
 def _new_key(key: bytes, salt: bytes) -> bytes:
+    if len(key) == 34 and key[:1] == b"\x00":  # packed: NUL, prefix code, raw token
+        return key[:2] + _new(key[2:], salt)
     prefix, token = key[:-43], key[-43:]
     raw = base64.urlsafe_b64decode(token + b"=")
     return prefix + base64.urlsafe_b64encode(_new(raw, salt))[:-1]
 
 
 def _new_value(value: bytes, salt: bytes) -> bytes:
-    """A format-2 record with every token and UUID replaced, structure and sizes unchanged."""
+    """A format-3 record with every token and UUID replaced, structure and sizes unchanged
+    (the key's token, left out of the value, is replaced in the key the same way)."""
 
     def hook(code: int, data: bytes) -> msgpack.ExtType:
         if code == _TOKEN:
@@ -221,8 +230,9 @@ def _new_value(value: bytes, salt: bytes) -> bytes:
             return msgpack.ExtType(code, _new(data, salt))
         return msgpack.ExtType(code, data)
 
-    body = msgpack.unpackb(value[2:], ext_hook=hook)
-    return value[:2] + msgpack.packb(body, use_bin_type=True)
+    header = 3 if value[:1] == b"S" else 2  # state: letter, format, kind; routes: no kind
+    body = msgpack.unpackb(value[header:], ext_hook=hook)
+    return value[:header] + msgpack.packb(body, use_bin_type=True)
 
 
 async def _load_changelogs(bootstrap: str, correlator_id: str, records: Iterable[Record]) -> int:

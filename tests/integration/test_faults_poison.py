@@ -118,11 +118,17 @@ class CountWithBug:
             raise ZeroDivisionError("rule divided by an empty window")
         return [Output(self.out_topic, key.encode(), json.dumps({"n": count}).encode())]
 
-    def encode(self, value: int) -> bytes:
+    def encode(self, key: str, value: int) -> bytes:
         return str(value).encode()
 
-    def decode(self, raw: bytes) -> int:
+    def decode(self, key: str, raw: bytes) -> int:
         return int(raw)
+
+    def encode_key(self, key: str) -> bytes:
+        return key.encode()
+
+    def decode_key(self, raw: bytes) -> str:
+        return raw.decode()
 
 
 async def _send(bootstrap: str, topic: str, values: list[bytes]) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from services.correlator.domain.packing import unpack_key
 from services.kafka.reader import read_all
 from services.settings import REPO_ROOT
 from tests.integration.correlation import publish_canonical, wait_caught_up
@@ -82,7 +83,7 @@ class LocalDeployment(Deployment):
                 path = self.state_dir / f"{topic}-{partition}.sqlite"
                 with sqlite3.connect(path) as db:
                     rows = dict(db.execute("SELECT key, value FROM state").fetchall())
-                wanted = {k.decode(): v for (p, k), v in latest.items() if p == partition and v}
+                wanted = {unpack_key(k): v for (p, k), v in latest.items() if p == partition and v}
                 assert {k: bytes(v) for k, v in rows.items()} == wanted, (stage, partition)
 
 

@@ -36,7 +36,7 @@ async def _write(bootstrap: str, topic: str, records: list[tuple[str, bytes | No
 
 def _store(path: Path, topic: str) -> LocalPartitionStore[bytes]:
     return LocalPartitionStore(
-        0, path / "p0.sqlite", topic, encode=lambda v: v, decode=lambda raw: raw
+        0, path / "p0.sqlite", topic, encode=lambda _key, v: v, decode=lambda _key, raw: raw
     )
 
 

@@ -35,11 +35,17 @@ class RunningCount:
         store.put(key, count)
         return [Output(self.out_topic, key.encode(), json.dumps({"key": key, "n": count}).encode())]
 
-    def encode(self, value: int) -> bytes:
+    def encode(self, key: str, value: int) -> bytes:
         return str(value).encode()
 
-    def decode(self, raw: bytes) -> int:
+    def decode(self, key: str, raw: bytes) -> int:
         return int(raw)
+
+    def encode_key(self, key: str) -> bytes:
+        return key.encode()
+
+    def decode_key(self, raw: bytes) -> str:
+        return raw.decode()
 
 
 async def _topics(bootstrap: str, *names: str, compact: tuple[str, ...] = ()) -> None:

@@ -18,13 +18,13 @@ def test_clock_round_trips_with_its_waiting_keys() -> None:
     """Stream time and waiting keys come back from the changelog bytes."""
     rules = _rules()
     clock = StreamClock(datetime(2026, 3, 1, tzinfo=UTC), {"b", "a"})
-    back = rules.decode(rules.encode(clock))
+    back = rules.decode(CLOCK_KEY, rules.encode(CLOCK_KEY, clock))
     assert back == clock
 
 
 def test_clock_written_before_the_list_reads_as_not_recorded() -> None:
     """An older clock record has no list: ``None``, so the keys are found once by a scan."""
-    back = _rules().decode(b'{"stream_time": "2026-03-01T00:00:00+00:00"}')
+    back = _rules().decode(CLOCK_KEY, b'{"stream_time": "2026-03-01T00:00:00+00:00"}')
     assert isinstance(back, StreamClock)
     assert back.waiting is None
 

@@ -115,12 +115,12 @@ def test_restore_then_continue_gives_the_same_alerts_and_state() -> None:
     got = [a for e in first for a in alert_ids(before.process(kept, record(e)))]
     restored = Store(0)
     for key, value in kept.take_dirty():
-        restored.load(key, None if value is None else before.decode(before.encode(value)))
+        restored.load(key, None if value is None else before.decode(key, before.encode(key, value)))
     after = rules()
     got += [a for e in then for a in alert_ids(after.process(restored, record(e)))]
     assert got == expected
-    assert {k: after.encode(v) for k, v in restored.items()} == {
-        k: straight.encode(v) for k, v in store.items()
+    assert {k: after.encode(k, v) for k, v in restored.items()} == {
+        k: straight.encode(k, v) for k, v in store.items()
     }
     held = restored.get(victim_key(VIC))
     assert isinstance(held, PersonState)

@@ -16,8 +16,8 @@ def _store(path: Path, cache: int = 100, partition: int = 0) -> LocalPartitionSt
         partition,
         path / "s.sqlite",
         "changelog",
-        encode=lambda v: json.dumps(v, sort_keys=True).encode(),
-        decode=json.loads,
+        encode=lambda _key, v: json.dumps(v, sort_keys=True).encode(),
+        decode=lambda _key, raw: json.loads(raw),
         cache_size=cache,
     )
 

@@ -47,10 +47,16 @@ class Echo:
             raise ValueError("bad record")
         return [Output("out", b"k", record.value)]
 
-    def encode(self, value: str) -> bytes:
+    def encode(self, key: str, value: str) -> bytes:
         return value.encode()
 
-    def decode(self, raw: bytes) -> str:
+    def decode(self, key: str, raw: bytes) -> str:
+        return raw.decode()
+
+    def encode_key(self, key: str) -> bytes:
+        return key.encode()
+
+    def decode_key(self, raw: bytes) -> str:
         return raw.decode()
 
 
@@ -70,7 +76,8 @@ def test_metered_processor_counts_in_out_latency_and_errors() -> None:
     assert sample("asbx_messages_out_total", service="unit-stage", topic="out") == 1
     assert sample("asbx_errors_total", service="unit-stage", kind="dead_letter") == 1
     assert sample("asbx_processing_seconds_count", service="unit-stage") == 2
-    assert processor.decode(processor.encode("v")) == "v"
+    assert processor.decode("k", processor.encode("k", "v")) == "v"
+    assert processor.decode_key(processor.encode_key("k")) == "k"
 
 
 def get(port: int, path: str) -> tuple[int, bytes]:

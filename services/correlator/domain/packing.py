@@ -13,9 +13,18 @@ keys), ISO timestamps and enum names. This encoding is driven by the type annota
   prefix as a code from :data:`PREFIXES`; a token seen earlier in the same record is a back
   reference; a canonical UUID string is its 16 bytes. Everything else stays a string.
 
+Format 3 (the one written now) adds three things, all of them read alongside format 2's:
+
+* the record's changelog key is *known* to both sides (:func:`pack`'s ``known``), so its token
+  is never written in the value: its first use there is already a back reference;
+* a back reference to one of the first 256 tokens is 4 bytes instead of 6;
+* a UTC time on a whole second is 6 bytes (seconds, 32 bits) instead of 9.
+
+:func:`pack_key` writes a changelog key ending in a token as 34 bytes instead of its text.
+
 Nothing is dropped or added: state holds tokens and metadata only, and so does its encoding.
-The tables are part of format 2: change one (or an enum they list) and the format changes
-(``tests/correlator/test_packing.py`` pins them).
+The tables are part of formats 2 and 3: change one (or an enum they list) and the format
+changes (``tests/correlator/test_packing.py`` pins them).
 """
 
 from __future__ import annotations
@@ -45,7 +54,7 @@ from contracts.vocab import (
     VictimType,
 )
 
-__all__ = ["ENUM_TABLES", "PREFIXES", "pack", "unpack"]
+__all__ = ["ENUM_TABLES", "PREFIXES", "pack", "pack_key", "unpack", "unpack_key"]
 
 #: Enums as small integers: their members in declaration order, as format 2 fixed them.
 ENUM_TABLES: dict[type[Enum], tuple[str, ...]] = {
@@ -80,21 +89,32 @@ PREFIXES: tuple[str, ...] = (
 _PREFIX_CODE = {prefix: code for code, prefix in enumerate(PREFIXES)}
 _LITERAL_PREFIX = 255  # the prefix follows as UTF-8 instead of a code
 
-_UUID, _TOKEN, _TOKEN_REF = 1, 2, 3  # MessagePack extension types
+# MessagePack extension types: 1-3 since format 2, 4-5 since format 3 (a format-2 record
+# never holds them, so one reader serves both).
+_UUID, _TOKEN, _TOKEN_REF, _SHORT_REF, _SECONDS = 1, 2, 3, 4, 5
+#: First byte of a packed changelog key (text keys never start with NUL; one that did would
+#: be written as this, ``_TEXT_KEY`` and its UTF-8).
+_PACKED_KEY, _TEXT_KEY = b"\x00", 0xFF
 _TOKEN_TAIL = re.compile(r"[A-Za-z0-9_-]{43}\Z")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO, _ZERO = timedelta(microseconds=1), timedelta(0)
+_SECONDS_LIMIT = 1 << 32  # 2106-02-07: later whole-second times take the 9-byte form
 _NONE = type(None)
 
 assert len(PREFIXES) < _LITERAL_PREFIX, "prefix codes must fit in one byte"
 
 
 class _Tokens:
-    """The tokens of one record in order of first appearance (encoding and decoding alike)."""
+    """The tokens of one record in order of first appearance (encoding and decoding alike),
+    after those of the strings both sides already know (the record's key)."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: tuple[str, ...] = ()) -> None:
         self.index: dict[bytes, int] = {}
         self.seen: list[bytes] = []
+        for text in known:
+            found = _split(text)
+            if found is not None:
+                self.add(found[0])
 
     def add(self, raw: bytes) -> int | None:
         """Remember ``raw``; its earlier position if it was already seen."""
@@ -159,6 +179,8 @@ def _write_token(tokens: _Tokens) -> Callable[[Any], msgpack.ExtType]:
             raise TypeError(f"state packing cannot write {type(value).__name__}")
         raw, prefix = value.raw, value.prefix
         earlier = tokens.add(raw)
+        if earlier is not None and earlier < 256:
+            return msgpack.ExtType(_SHORT_REF, bytes([earlier]) + prefix)
         if earlier is not None and earlier < 65536:
             return msgpack.ExtType(_TOKEN_REF, earlier.to_bytes(2, "big") + prefix)
         return msgpack.ExtType(_TOKEN, raw + prefix)
@@ -181,13 +203,18 @@ def _str(text: str, _tokens: _Tokens | None = None) -> str | msgpack.ExtType | _
 
 
 def _ext_hook(tokens: _Tokens) -> Any:
-    def hook(code: int, payload: bytes) -> str:
+    def hook(code: int, payload: bytes) -> str | int:
         if code == _UUID:
             return str(uuid.UUID(bytes=payload))
+        if code == _SECONDS:
+            return int.from_bytes(payload, "big") * 1_000_000  # what _from_moment reads
         if code == _TOKEN:
             raw = payload[:32]
             tokens.add(raw)
             prefix = _prefix_from(payload[32:], 1)
+        elif code == _SHORT_REF:
+            raw = tokens.seen[payload[0]]
+            prefix = _prefix_from(payload[1:], 1)
         elif code == _TOKEN_REF:
             raw = tokens.seen[int.from_bytes(payload[:2], "big")]
             prefix = _prefix_from(payload[2:], 1)
@@ -230,10 +257,15 @@ def _same(value: Any, _tokens: _Tokens | None = None) -> Any:
     return value
 
 
-def _moment(value: datetime, _tokens: _Tokens) -> int | list[int]:
+def _moment(value: datetime, _tokens: _Tokens) -> int | list[int] | msgpack.ExtType:
     offset = value.utcoffset()
     micros = (value - _EPOCH) // _MICRO
-    return micros if offset == _ZERO else [micros, int(offset.total_seconds())]  # type: ignore[union-attr]
+    if offset != _ZERO:
+        return [micros, int(offset.total_seconds())]  # type: ignore[union-attr]
+    seconds, fraction = divmod(micros, 1_000_000)
+    if fraction == 0 and 0 <= seconds < _SECONDS_LIMIT:
+        return msgpack.ExtType(_SECONDS, seconds.to_bytes(4, "big"))
+    return micros
 
 
 def _from_moment(data: int | list[int]) -> datetime:
@@ -381,12 +413,40 @@ def _decoder(tp: Any) -> Decoder:  # noqa: PLR0911 - one case per type, built on
     raise TypeError(f"state packing does not know type {tp!r}")
 
 
-def pack(value: Any, tp: Any) -> bytes:
-    """``value`` (an instance of the annotated type ``tp``) as format-2 bytes."""
+def pack(value: Any, tp: Any, *, known: tuple[str, ...] = ()) -> bytes:
+    """``value`` (an instance of the annotated type ``tp``) as format-3 bytes.
+
+    The tokens of ``known`` (the changelog key the value is stored under) are not written:
+    the reader passes the same ``known`` and finds them by back reference.
+    """
     structure = _encoder(tp)(value, _Tokens())
-    return bytes(msgpack.packb(structure, use_bin_type=True, default=_write_token(_Tokens())))
+    writer = _write_token(_Tokens(known))
+    return bytes(msgpack.packb(structure, use_bin_type=True, default=writer))
 
 
-def unpack(raw: bytes, tp: Any) -> Any:
-    """The ``tp`` value :func:`pack` encoded as ``raw``."""
-    return _decoder(tp)(msgpack.unpackb(raw, ext_hook=_ext_hook(_Tokens()), use_list=True))
+def unpack(raw: bytes, tp: Any, *, known: tuple[str, ...] = ()) -> Any:
+    """The ``tp`` value :func:`pack` encoded as ``raw`` (format 2 records: no ``known``)."""
+    hook = _ext_hook(_Tokens(known))
+    return _decoder(tp)(msgpack.unpackb(raw, ext_hook=hook, use_list=True))
+
+
+def pack_key(key: str) -> bytes:
+    """A changelog key: NUL, its prefix code and its raw token when it ends in one (34 bytes
+    instead of 50-80 characters), else its UTF-8 text (as every key was before format 3)."""
+    found = _split(key)
+    if found is not None and found[1][0] != _LITERAL_PREFIX:
+        return _PACKED_KEY + found[1] + found[0]
+    if key.startswith("\x00"):
+        return _PACKED_KEY + bytes([_TEXT_KEY]) + key.encode()
+    return key.encode()
+
+
+def unpack_key(raw: bytes) -> str:
+    """The key :func:`pack_key` wrote as ``raw`` (or a text key of an older changelog)."""
+    if raw[:1] != _PACKED_KEY:
+        return raw.decode()
+    if raw[1] == _TEXT_KEY:
+        return raw[2:].decode()
+    if len(raw) != 34:
+        raise ValueError(f"packed changelog key of {len(raw)} bytes, expected 34")
+    return PREFIXES[raw[1]] + base64.urlsafe_b64encode(raw[2:])[:-1].decode()

@@ -61,11 +61,10 @@ class RecordRoutes:
         return tuple(sorted(self.person)), tuple(sorted(self.place))
 
     def to_bytes(self) -> bytes:
-        """Compact bytes for the changelog (``packing`` format 2, after a header)."""
-        routes = _Routes(
-            self.record_key, sorted(self.person), sorted(self.place), self.relevant_until
-        )
-        return _HEADER + pack(routes, _Routes)
+        """Compact bytes for the changelog under :attr:`record_key` (``packing`` format 3,
+        after a header; the record key is the changelog key's, so it is not written again)."""
+        body = _Body(sorted(self.person), sorted(self.place), self.relevant_until)
+        return _HEADER + pack(body, _Body)
 
     def expired(self, policy: AreaPolicy, now: datetime) -> bool:
         """No state can hold a version of the record any more at stream time ``now``.
@@ -85,18 +84,23 @@ class RecordRoutes:
         ).decode()
 
     @classmethod
-    def from_bytes(cls, raw: str | bytes) -> RecordRoutes:
-        """Restore from :meth:`to_bytes` or :meth:`to_json` output."""
+    def from_bytes(cls, raw: str | bytes, record_key: str | None = None) -> RecordRoutes:
+        """Restore from :meth:`to_bytes` (given the changelog key) or :meth:`to_json` output."""
         data = raw.encode() if isinstance(raw, str) else raw
         if data[:1] == b"{":
             routes = _ROUTES.validate_json(data)
+        elif data[: len(_HEADER)] == _HEADER and record_key is not None:
+            body = unpack(data[len(_HEADER) :], _Body)
+            routes = _Routes(record_key, body.person, body.place, body.relevant_until)
         elif data[: len(_HEADER)] == _HEADER:
-            routes = unpack(data[len(_HEADER) :], _Routes)
+            raise ValueError("routes of format 3 are read with their changelog key")
+        elif data[: len(_KEYED_HEADER)] == _KEYED_HEADER:
+            routes = unpack(data[len(_KEYED_HEADER) :], _Routes)
         else:
             raise ValueError(
                 f"changelog record of routes starts {data[:2]!r}, not a format this version "
-                "reads (JSON or format 2). Operator action: run the version that wrote it, or "
-                "rebuild this state by replaying the canonical topics."
+                "reads (JSON, format 2 or 3). Operator action: run the version that wrote it, "
+                "or rebuild this state by replaying the canonical topics."
             )
         return cls(routes.record_key, set(routes.person), set(routes.place), routes.relevant_until)
 
@@ -111,6 +115,15 @@ class _Routes:
     relevant_until: datetime | None = None
 
 
+@dataclass
+class _Body:
+    """A format-3 record: routes without their record key (the changelog key says it)."""
+
+    person: list[str]
+    place: list[str]
+    relevant_until: datetime | None = None
+
+
 _ROUTES = TypeAdapter(_Routes)
-#: First bytes of a format-2 routes record: a letter and the format.
-_HEADER = b"R\x02"
+#: First bytes of a routes record: a letter and the format (3, or 2 with the record key inside).
+_HEADER, _KEYED_HEADER = b"R\x03", b"R\x02"

@@ -33,12 +33,18 @@ from services.correlator.domain.views import current_facts
 __all__ = ["JSON_FORMAT", "STATE_FORMAT", "PersonState", "PlaceState", "alert_event", "evaluate"]
 
 #: Version of the changelog bytes (``to_bytes``); bump it (and migrate in ``_load``) on any
-#: change to the state's fields or to ``packing``'s tables.
-STATE_FORMAT = 2
+#: change to the state's fields or to ``packing``'s tables. Format 3 leaves out what the
+#: changelog record already says: the key (its token is known to the packer, see ``packing``)
+#: and the kind (one header byte).
+STATE_FORMAT = 3
+#: Format 2: the key and kind inside the packed value; still read.
+_KEYED_FORMAT = 2
 #: The readable JSON form (``to_json``), format 1: still read from changelogs written before 2.
 JSON_FORMAT = 1
-#: First byte of a format-2 record (JSON records start with ``{``); the format byte follows.
+#: First byte of a packed record (JSON records start with ``{``); the format byte follows, and
+#: in format 3 the kind.
 _HEADER = b"S"
+_KIND_BYTES: dict[str, bytes] = {"person": b"p", "place": b"l"}
 
 
 @dataclass
@@ -52,6 +58,15 @@ class _Snapshot:
 
 
 _SNAPSHOT = TypeAdapter(_Snapshot)
+
+
+@dataclass
+class _Body:
+    """A format-3 record's packed part: the snapshot without format, kind and key."""
+
+    facts: list[FactUnion]
+    raised: list[RaisedAlert]
+    unlinked: list[tuple[str, str]]
 
 
 @dataclass
@@ -89,28 +104,34 @@ class _KeyedState:
         )
 
     def _bytes(self, kind: Literal["person", "place"], unlinked: list[tuple[str, str]]) -> bytes:
-        snapshot = self._snapshot(kind, unlinked, STATE_FORMAT)
-        return _HEADER + bytes([STATE_FORMAT]) + pack(snapshot, _Snapshot)
+        snap = self._snapshot(kind, unlinked, STATE_FORMAT)
+        body = pack(_Body(snap.facts, snap.raised, snap.unlinked), _Body, known=(self.key,))
+        return _HEADER + bytes([STATE_FORMAT]) + _KIND_BYTES[kind] + body
 
     def _json(self, kind: Literal["person", "place"], unlinked: list[tuple[str, str]]) -> str:
         return _SNAPSHOT.dump_json(self._snapshot(kind, unlinked, JSON_FORMAT)).decode()
 
 
-def _load(raw: str | bytes, kind: str) -> _Snapshot:
-    """Either form of a changelog record; anything else is refused, never guessed at."""
+def _load(raw: str | bytes, kind: Literal["person", "place"], key: str | None) -> _Snapshot:
+    """Any form of a changelog record; anything else is refused, never guessed at.
+
+    ``key`` is the record's changelog key, which format 3 needs (its value leaves it out).
+    """
     data = raw.encode() if isinstance(raw, str) else raw
     if data[:1] == b"{":
         snapshot = _SNAPSHOT.validate_json(data)
         expected = JSON_FORMAT
     elif data[:1] == _HEADER and data[1:2] == bytes([STATE_FORMAT]):
+        return _load_body(data, kind, key)
+    elif data[:1] == _HEADER and data[1:2] == bytes([_KEYED_FORMAT]):
         snapshot = unpack(data[2:], _Snapshot)
-        expected = STATE_FORMAT
+        expected = _KEYED_FORMAT
     else:
         found = data[1] if data[:1] == _HEADER and len(data) > 1 else "unknown"
         raise ValueError(
             f"changelog record is {kind} state in format {found}, this version reads formats "
-            f"{JSON_FORMAT} (JSON) and {STATE_FORMAT}. Operator action: run the version that "
-            "wrote it, or rebuild this state by replaying the canonical topics."
+            f"{JSON_FORMAT} (JSON), {_KEYED_FORMAT} and {STATE_FORMAT}. Operator action: run "
+            "the version that wrote it, or rebuild this state by replaying the canonical topics."
         )
     if snapshot.format != expected or snapshot.kind != kind:
         raise ValueError(
@@ -119,6 +140,20 @@ def _load(raw: str | bytes, kind: str) -> _Snapshot:
             "the canonical topics."
         )
     return snapshot
+
+
+def _load_body(data: bytes, kind: Literal["person", "place"], key: str | None) -> _Snapshot:
+    written = next((k for k, b in _KIND_BYTES.items() if b == data[2:3]), "unknown")
+    if written != kind:
+        raise ValueError(
+            f"changelog record is {written} state format {STATE_FORMAT}, expected {kind} "
+            f"format {STATE_FORMAT}. Operator action: rebuild this state by replaying the "
+            "canonical topics."
+        )
+    if key is None:
+        raise ValueError(f"{kind} state of format {STATE_FORMAT} is read with its changelog key")
+    body = unpack(data[3:], _Body, known=(key,))
+    return _Snapshot(STATE_FORMAT, kind, key, body.facts, body.raised, body.unlinked)
 
 
 @dataclass
@@ -136,7 +171,7 @@ class PersonState(_KeyedState):
         return True
 
     def to_bytes(self) -> bytes:
-        """Deterministic compact bytes for the changelog (format 2, see ``packing``)."""
+        """Deterministic compact bytes for the changelog under :attr:`key` (format 3)."""
         return self._bytes("person", list(self.unlinked))
 
     def to_json(self) -> str:
@@ -144,9 +179,9 @@ class PersonState(_KeyedState):
         return self._json("person", list(self.unlinked))
 
     @classmethod
-    def from_bytes(cls, raw: str | bytes) -> PersonState:
-        """Restore from :meth:`to_bytes` or :meth:`to_json` output."""
-        snap = _load(raw, "person")
+    def from_bytes(cls, raw: str | bytes, key: str | None = None) -> PersonState:
+        """Restore from :meth:`to_bytes` (given the changelog ``key``) or :meth:`to_json`."""
+        snap = _load(raw, "person", key)
         return cls(
             key=snap.key,
             facts={f.event_id: f for f in snap.facts},
@@ -162,7 +197,7 @@ class PlaceState(_KeyedState):
     """Facts and alerts for one linked location."""
 
     def to_bytes(self) -> bytes:
-        """Deterministic compact bytes for the changelog (format 2, see ``packing``)."""
+        """Deterministic compact bytes for the changelog under :attr:`key` (format 3)."""
         return self._bytes("place", [])
 
     def to_json(self) -> str:
@@ -170,9 +205,9 @@ class PlaceState(_KeyedState):
         return self._json("place", [])
 
     @classmethod
-    def from_bytes(cls, raw: str | bytes) -> PlaceState:
-        """Restore from :meth:`to_bytes` or :meth:`to_json` output."""
-        snap = _load(raw, "place")
+    def from_bytes(cls, raw: str | bytes, key: str | None = None) -> PlaceState:
+        """Restore from :meth:`to_bytes` (given the changelog ``key``) or :meth:`to_json`."""
+        snap = _load(raw, "place", key)
         return cls(
             key=snap.key,
             facts={f.event_id: f for f in snap.facts},
