@@ -221,16 +221,14 @@ class TransactionalEngine(Generic[V]):
         """
         delays = backoff_delays(first=0.5, ceiling=10.0)
         while True:
-            producer = partition_producer(
-                self.config.bootstrap, self.config.group_id, tp, self.config.client_config
-            )
+            producer: AIOKafkaProducer | None = None
             try:
-                # Fences any previous owner of this partition.
-                await asyncio.wait_for(producer.start(), CLAIM_STEP_SECONDS)
+                producer = await self._started_producer(tp)
                 store, restored = await self._restore(tp.partition)
             except BaseException as exc:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
+                if producer is not None:
+                    with contextlib.suppress(Exception):
+                        await producer.stop()
                 if not isinstance(exc, Exception):
                     raise  # cancelled: the partition was revoked mid-claim
                 delay = next(delays)
@@ -251,6 +249,21 @@ class TransactionalEngine(Generic[V]):
                 changelog_records=restored,
             )
             return producer, store
+
+    async def _started_producer(self, tp: TopicPartition) -> AIOKafkaProducer:
+        """A started transactional producer for ``tp``; starting it fences any earlier one
+        under the same transactional id (a previous owner's, or this engine's own failed one)
+        and aborts what that left open. On failure nothing is left running."""
+        producer = partition_producer(
+            self.config.bootstrap, self.config.group_id, tp, self.config.client_config
+        )
+        try:
+            await asyncio.wait_for(producer.start(), CLAIM_STEP_SECONDS)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+        return producer
 
     async def _restore(self, partition: int) -> tuple[PartitionStore[V], int]:
         """A partition's state as of its changelog's end, and the changelog records read."""
@@ -425,16 +438,7 @@ class TransactionalEngine(Generic[V]):
         if old is not None:
             with contextlib.suppress(Exception):
                 await old.stop()
-        producer = partition_producer(
-            self.config.bootstrap, self.config.group_id, tp, self.config.client_config
-        )
-        try:
-            await asyncio.wait_for(producer.start(), CLAIM_STEP_SECONDS)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await producer.stop()
-            raise
-        self._producers[tp.partition] = producer
+        self._producers[tp.partition] = await self._started_producer(tp)
         self._drop_store(tp.partition)  # its cached values may hold the failed batch's changes
         store, _ = await self._restore(tp.partition)
         self._stores[tp.partition] = store
