@@ -56,6 +56,14 @@ class BenchBroker:
         """Stop the broker (its data stays until the next start)."""
         self._kafka.stop()
 
+    @property
+    def pid(self) -> int | None:
+        """The running broker's process id (for its CPU time), if it wrote one."""
+        try:
+            return int(self._kafka.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
 
 def producer(bootstrap: str) -> AIOKafkaProducer:
     """A producer with the services' delivery settings (acks=all, idempotent)."""

@@ -65,11 +65,26 @@ class RunResult:
     latency_alerts: int = 0
     latency_ms: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    #: CPU milliseconds per partner message of each process during the throughput run.
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    #: The broker's CPU milliseconds per message while the raw copy was published and copied.
+    raw_broker_cpu_ms: float = 0.0
 
     @property
     def ratio(self) -> float:
         """asbx throughput as a share of the raw passthrough."""
         return self.asbx_per_s / self.raw_per_s
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a running process so far (0 if it is gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -222,14 +237,18 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "max": max(values)}
 
 
-async def one_run(args: argparse.Namespace, run: int, bootstrap: str) -> RunResult:
+async def one_run(
+    args: argparse.Namespace, run: int, bootstrap: str, broker_pid: int | None = None
+) -> RunResult:
     """Raw ceiling, throughput and latency on one fresh broker."""
     tag = f"R{run}T{int(time.time()) % 100000}"
     warm = population(60, seed=run + 100, tag=f"W{tag}")
     load = population(args.messages, seed=run, tag=f"L{tag}")
     slow = population(args.latency_messages, seed=run + 50, tag=f"S{tag}")
     await ensure_topics(bootstrap)
+    broker_cpu = _cpu_seconds(broker_pid)
     raw_s = await passthrough(bootstrap, load)
+    raw_broker_ms = (_cpu_seconds(broker_pid) - broker_cpu) * 1000 / len(load)
     correlator_id = f"bench-{run}"
     await ensure_local_acls(bootstrap, [correlator_id])  # the services log in as themselves
     keys_dir = REPO / "var" / "bench" / f"keys-{run}"
@@ -239,15 +258,25 @@ async def one_run(args: argparse.Namespace, run: int, bootstrap: str) -> RunResu
         await _wait_done(bootstrap, correlator_id, timeout=180)
         watch = AlertWatch(bootstrap)
         await watch.start()
+        pids = {name: p.pid for name, p in procs.items()} | {"broker": broker_pid}
+        cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
         began = time.monotonic()
         await publish(bootstrap, load)
         normalised, settled = await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
         took = settled - began
         result = RunResult(len(load), len(load) / raw_s, len(load) / took, watch.count)
         result.normalised_per_s = len(load) / (normalised - began)
+        result.raw_broker_cpu_ms = raw_broker_ms
+        result.cpu_ms = {
+            name: (_cpu_seconds(pid) - cpu_before[name]) * 1000 / len(load)
+            for name, pid in pids.items()
+        }
         _say(
             f"run {run}: raw {result.raw_per_s:.0f}/s, asbx {result.asbx_per_s:.1f}/s "
-            f"(normalisers alone {result.normalised_per_s:.1f}/s)"
+            f"(normalisers alone {result.normalised_per_s:.1f}/s); CPU ms per message: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in result.cpu_ms.items())
+            + f", total {sum(result.cpu_ms.values()):.2f} in {took:.1f} s "
+            f"(the raw copy: broker {raw_broker_ms:.2f}, publish and copy included)"
         )
         if slow:
             rate = args.latency_rate or result.asbx_per_s / 2
@@ -304,7 +333,7 @@ async def main_async(args: argparse.Namespace) -> list[RunResult]:
     try:
         for run in range(args.repeat):
             bootstrap = broker.start()
-            results.append(await one_run(args, run, bootstrap))
+            results.append(await one_run(args, run, bootstrap, broker.pid))
     finally:
         if not args.keep_broker:
             broker.stop()
