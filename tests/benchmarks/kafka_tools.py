@@ -19,7 +19,7 @@ from deploy.kafka_client import client_config_from_env
 from deploy.local_kafka import LocalKafka, LocalKafkaConfig
 from tests.benchmarks.population import PartnerMessage
 
-__all__ = ["BenchBroker", "LagProbe", "passthrough", "publish"]
+__all__ = ["BenchBroker", "LagProbe", "log_ends", "passthrough", "publish"]
 
 
 @dataclass
@@ -235,3 +235,26 @@ def env_for(bootstrap: str, keys_dir: Path, correlator_id: str) -> dict[str, str
         "ASBX_LOG_LEVEL": "WARNING",
         "ASBX_LOG_FORMAT": "json",
     }
+
+
+async def log_ends(bootstrap: str) -> dict[str, int]:
+    """Each topic's log end offsets summed over its partitions (records and transaction
+    markers written so far), internal topics included."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_config_from_env())
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **client_config_from_env())
+    await admin.start()
+    await consumer.start()
+    try:
+        topics = await admin.list_topics()
+        described = await admin.describe_topics(list(topics))
+        tps = [
+            TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
+        ]
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    totals: dict[str, int] = {}
+    for tp, end in ends.items():
+        totals[tp.topic] = totals.get(tp.topic, 0) + end
+    return totals

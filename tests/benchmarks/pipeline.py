@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -43,7 +44,14 @@ from services.correlator.app import build_correlator
 from services.correlator.progress import caught_up
 from services.correlator.settings import CorrelatorSettings
 from services.observability.tracing import trace_id
-from tests.benchmarks.kafka_tools import BenchBroker, LagProbe, env_for, passthrough, publish
+from tests.benchmarks.kafka_tools import (
+    BenchBroker,
+    LagProbe,
+    env_for,
+    log_ends,
+    passthrough,
+    publish,
+)
 from tests.benchmarks.population import population
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,6 +77,8 @@ class RunResult:
     cpu_ms: dict[str, float] = field(default_factory=dict)
     #: The broker's CPU milliseconds per message while the raw copy was published and copied.
     raw_broker_cpu_ms: float = 0.0
+    #: Log offsets (records and transaction markers) written per partner message, by topic.
+    written_per_message: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -85,6 +95,22 @@ def _cpu_seconds(pid: int | None) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _written_per_message(
+    before: dict[str, int], after: dict[str, int], messages: int
+) -> dict[str, float]:
+    """Log offsets each topic gained per partner message, by topic without its common parts
+    (``asbx.``, the version, the deployment's id), the raw copy's topics left out."""
+    written: dict[str, float] = {}
+    for topic, end in after.items():
+        if topic.startswith("bench.raw."):
+            continue
+        name = re.sub(r"^asbx\.(internal\.[^.]+\.)?|\.v\d+$", "", topic)
+        gained = (end - before.get(topic, 0)) / messages
+        if gained:
+            written[name] = written.get(name, 0.0) + gained
+    return written
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -259,6 +285,7 @@ async def one_run(
         watch = AlertWatch(bootstrap)
         await watch.start()
         pids = {name: p.pid for name, p in procs.items()} | {"broker": broker_pid}
+        ends_before = await log_ends(bootstrap)
         cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
         began = time.monotonic()
         await publish(bootstrap, load)
@@ -277,6 +304,13 @@ async def one_run(
             + ", ".join(f"{k} {v:.2f}" for k, v in result.cpu_ms.items())
             + f", total {sum(result.cpu_ms.values()):.2f} in {took:.1f} s "
             f"(the raw copy: broker {raw_broker_ms:.2f}, publish and copy included)"
+        )
+        written = _written_per_message(ends_before, await log_ends(bootstrap), len(load))
+        result.written_per_message = written
+        _say(
+            f"run {run}: offsets written per partner message (records and transaction markers) "
+            f"{sum(written.values()):.1f}: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in sorted(written.items(), key=lambda i: -i[1]))
         )
         if slow:
             rate = args.latency_rate or result.asbx_per_s / 2
