@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from contracts.vocab import AsbCategory, Partner
 from services.correlator.domain.facts import IncidentReport
@@ -38,7 +39,7 @@ class Incident:
 
     reports: tuple[IncidentReport, ...]
 
-    @property
+    @cached_property  # sorted and grouped by, over and over, within one evaluation
     def key(self) -> str:
         """Stable id: a UUIDv5 of the smallest record key among its reports."""
         return str(uuid.uuid5(INCIDENT_NAMESPACE, min(r.record_key for r in self.reports)))
