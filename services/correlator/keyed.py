@@ -27,11 +27,11 @@ from weakref import WeakKeyDictionary, WeakSet
 
 from aiokafka import ConsumerRecord
 
-from contracts.envelope import CanonicalEvent
 from contracts.vocab import InterventionType
 from services.correlator.alerting import alert_outputs
 from services.correlator.domain.expiry import expire, kept_until, retention_cutoff
-from services.correlator.domain.facts import InterventionFact, fact_from_event
+from services.correlator.domain.facts import InterventionFact
+from services.correlator.domain.mentions import read_mention
 from services.correlator.domain.packing import pack_key, unpack_key
 from services.correlator.domain.periods import local_date
 from services.correlator.domain.policy import AreaPolicy
@@ -96,19 +96,18 @@ class KeyedRules(Generic[S]):
     ) -> list[Output]:
         """Apply the mention, run the rules for its key, and punctuate on a new stream day."""
         key = (record.key or b"").decode()
-        event = CanonicalEvent.model_validate_json(record.value or b"")
-        fact = fact_from_event(event)
+        occurred_at, fact = read_mention(record.value or b"")
         if fact is None:
             return []
         clock = store.get(CLOCK_KEY)
         clock = clock if isinstance(clock, StreamClock) else StreamClock()
-        new_day = clock.advance(event.occurred_at)
+        new_day = clock.advance(occurred_at)
         trace = dict(record.headers).get("traceparent")
         held = store.get(key)
         state = held if isinstance(held, self._type) else self._type(key=key)
         outputs: list[Output] = []
         added = state.apply(fact)
-        expired = expire(state, self._policy, (clock.at or event.occurred_at) - self._grace)
+        expired = expire(state, self._policy, (clock.at or occurred_at) - self._grace)
         if added and fact.event_id in state.facts:
             # The key's own facts set its clock: other keys sharing the partition must not make
             # this key's history look late (and arrival interleaving must not change alerts).

@@ -23,6 +23,7 @@ from aiokafka import ConsumerRecord
 from contracts.envelope import CanonicalEvent
 from services.correlator.domain.expiry import FOREVER, retention_cutoff
 from services.correlator.domain.facts import fact_from_event
+from services.correlator.domain.mentions import mention_bytes
 from services.correlator.domain.packing import pack_key, unpack_key
 from services.correlator.domain.periods import local_date
 from services.correlator.domain.policy import AreaPolicy
@@ -73,8 +74,12 @@ class MentionRouter:
         self._save(store, routes, now, held is not None)
         if new_day:
             self._sweep(store, now)
-        headers = tuple((k, v or b"") for k, v in record.headers if k.startswith(("ce_", "trace")))
-        value = record.value or b""
+        # The event's id and trace go along (provenance, and the alert's trace); its other
+        # CloudEvents headers describe the event's JSON, which the mention no longer is.
+        headers = tuple(
+            (k, v or b"") for k, v in record.headers if k == "ce_id" or k[:5] == "trace"
+        )
+        value = mention_bytes(event.occurred_at, fact)
         return [
             *(Output(self._topics.person_mentions, k.encode(), value, headers) for k in people),
             *(Output(self._topics.place_mentions, k.encode(), value, headers) for k in places),

@@ -39,6 +39,7 @@ from deploy.kafka_client import client_config_from_env
 from deploy.local_kafka import LocalKafka, LocalKafkaConfig
 from services.audit.records import audit_records
 from services.correlator.app import CorrelatorService
+from services.correlator.domain.mentions import read_mention
 from services.correlator.router import MentionRouter
 from services.demo.scenario import PARTNERS_DIR, ScenarioMessage, _message, scenario
 from services.kafka.reader import read_all
@@ -386,6 +387,13 @@ async def wait_for_verdicts(
         await asyncio.sleep(1)
 
 
+def _mentioned(value: bytes | None) -> str:
+    """The event id a mention was made from."""
+    fact = read_mention(value or b"")[1]
+    assert fact is not None, "a mention without a fact"
+    return fact.event_id
+
+
 def _repeated(counts: Counter[str]) -> dict[str, int]:
     return {key: n for key, n in counts.items() if n > 1}
 
@@ -452,11 +460,11 @@ async def check_routed_once(service: CorrelatorService) -> None:
     ):
         store = stores.setdefault(record.partition, PartitionStore(record.partition))
         for out in router.process(store, record):
-            wanted[(out.topic, out.key, json.loads(out.value)["id"])] += 1
+            wanted[(out.topic, out.key, _mentioned(out.value))] += 1
     written: Counter[tuple[str, bytes, str]] = Counter()
     for topic in (service.topics.person_mentions, service.topics.place_mentions):
         for record in await read_all(service.bootstrap, topic):
-            written[(topic, record.key or b"", json.loads(record.value)["id"])] += 1
+            written[(topic, record.key or b"", _mentioned(record.value))] += 1
     assert not _repeated(Counter({str(k): n for k, n in written.items()})), "mentions repeated"
     assert written == wanted, (
         f"{sum((wanted - written).values())} mention(s) missing, "

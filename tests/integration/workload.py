@@ -20,6 +20,7 @@ from contracts.envelope import CanonicalEvent
 from contracts.vocab import AsbCategory, InterventionType, Partner, RiskLevel
 from services.correlator.app import CorrelatorService
 from services.correlator.domain.facts import fact_from_event
+from services.correlator.domain.mentions import read_mention
 from services.correlator.domain.policy import AreaPolicy
 from services.correlator.domain.routing import person_keys, place_keys
 from services.correlator.domain.state import PersonState, PlaceState, evaluate
@@ -159,7 +160,9 @@ async def replayed_alert_ids(
         stores: dict[int, PartitionStore[Any]] = {}
         for record in sorted(records, key=lambda r: (r.partition, r.offset)):
             store = stores.setdefault(record.partition, PartitionStore(record.partition))
-            routed.add(json.loads(record.value)["id"])
+            fact = read_mention(record.value or b"")[1]
+            assert fact is not None, "a mention without a fact"
+            routed.add(fact.event_id)
             for out in processor.process(store, record):
                 if out.topic == "alerts":
                     ids.add(json.loads(out.value)["id"])

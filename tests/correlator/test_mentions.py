@@ -1,0 +1,89 @@
+"""Mentions (router → person and place stages): the fact and the event's time, packed; the
+canonical event's JSON, as earlier versions sent it, is still read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+
+from services.correlator.domain.facts import fact_from_event
+from services.correlator.domain.mentions import mention_bytes, read_mention
+from services.demo.scenario import scenario
+from services.normalise.outcome import Accepted, InboundRecord
+from services.normalise.pipeline import Normaliser
+from services.normalise.seen import InMemorySeenStore
+from services.partners.registry import adapter_for
+from services.protection.keys import LocalKeyStore
+from services.sharing.agreements import load
+from tests.correlator.test_packing import facts, moments
+
+
+@settings(max_examples=150, deadline=None)
+@given(facts, moments)
+def test_a_mention_gives_back_its_fact_and_time(fact, occurred_at) -> None:  # type: ignore[no-untyped-def]
+    """Every kind of fact, with any time zone, comes back equal."""
+    back_at, back = read_mention(mention_bytes(occurred_at, fact))
+    assert back == fact
+    assert back_at == occurred_at
+    assert back_at.utcoffset() == occurred_at.utcoffset()
+
+
+def _partner_events(tmp_path: Path) -> list:  # type: ignore[type-arg]
+    keys = LocalKeyStore(tmp_path / "keys")
+    events = []
+    for offset, message in enumerate(scenario()):
+        normaliser = Normaliser(
+            adapter_for(message.partner),
+            keys=keys,
+            agreements=load,
+            seen=InMemorySeenStore(),
+            max_message_bytes=1 << 20,
+        )
+        headers = {"content-type": message.content_type}
+        outcome = normaliser.process(
+            InboundRecord(f"in.{message.partner}", 0, offset, None, message.value, headers)
+        )
+        assert isinstance(outcome, Accepted), message.label
+        events += outcome.events
+    return events
+
+
+def test_partner_events_mention_their_facts_without_sealed_data(tmp_path: Path) -> None:
+    """Real normalised events: the mention states the same fact as the event, reads the same
+    as the event's JSON (the form earlier versions sent), and carries none of its sealed
+    fields: a fraction of the bytes."""
+    events = [e for e in _partner_events(tmp_path) if fact_from_event(e) is not None]
+    assert events
+    assert all(_sealed_values(e.model_dump(mode="json")) for e in events)
+    for event in events:
+        fact = fact_from_event(event)
+        assert fact is not None
+        raw = mention_bytes(event.occurred_at, fact)
+        as_json = event.model_dump_json().encode()
+        assert read_mention(raw) == (event.occurred_at, fact)
+        assert read_mention(as_json) == (event.occurred_at, fact)
+        for sealed in _sealed_values(event.model_dump(mode="json")):
+            assert sealed.encode() not in raw
+        assert len(raw) < len(as_json) / 3
+
+
+def _sealed_values(doc: object) -> list[str]:
+    """The ciphertexts of every sealed field in an event's JSON."""
+    found: list[str] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key in ("ciphertext", "wrapped") and isinstance(value, str):
+                found.append(value)
+            found += _sealed_values(value)
+    elif isinstance(doc, list):
+        for item in doc:
+            found += _sealed_values(item)
+    return found
+
+
+def test_an_unknown_mention_is_refused() -> None:
+    """Bytes that are neither form are an error (the engine dead-letters the record)."""
+    with pytest.raises(ValueError, match="neither a packed mention nor a canonical event"):
+        read_mention(b"\x00garbage")
