@@ -10,13 +10,8 @@ from hypothesis import given, settings
 
 from services.correlator.domain.facts import fact_from_event
 from services.correlator.domain.mentions import mention_bytes, read_mention
-from services.demo.scenario import scenario
-from services.normalise.outcome import Accepted, InboundRecord
-from services.normalise.pipeline import Normaliser
-from services.normalise.seen import InMemorySeenStore
-from services.partners.registry import adapter_for
 from services.protection.keys import LocalKeyStore
-from services.sharing.agreements import load
+from tests.casework.scenario import scenario_events
 from tests.correlator.test_packing import facts, moments
 
 
@@ -30,31 +25,12 @@ def test_a_mention_gives_back_its_fact_and_time(fact, occurred_at) -> None:  # t
     assert back_at.utcoffset() == occurred_at.utcoffset()
 
 
-def _partner_events(tmp_path: Path) -> list:  # type: ignore[type-arg]
-    keys = LocalKeyStore(tmp_path / "keys")
-    events = []
-    for offset, message in enumerate(scenario()):
-        normaliser = Normaliser(
-            adapter_for(message.partner),
-            keys=keys,
-            agreements=load,
-            seen=InMemorySeenStore(),
-            max_message_bytes=1 << 20,
-        )
-        headers = {"content-type": message.content_type}
-        outcome = normaliser.process(
-            InboundRecord(f"in.{message.partner}", 0, offset, None, message.value, headers)
-        )
-        assert isinstance(outcome, Accepted), message.label
-        events += outcome.events
-    return events
-
-
 def test_partner_events_mention_their_facts_without_sealed_data(tmp_path: Path) -> None:
     """Real normalised events: the mention states the same fact as the event, reads the same
     as the event's JSON (the form earlier versions sent), and carries none of its sealed
     fields: a fraction of the bytes."""
-    events = [e for e in _partner_events(tmp_path) if fact_from_event(e) is not None]
+    keys = LocalKeyStore(tmp_path / "keys")
+    events = [e for e in scenario_events(keys) if fact_from_event(e) is not None]
     assert events
     assert all(_sealed_values(e.model_dump(mode="json")) for e in events)
     for event in events:
