@@ -91,25 +91,22 @@ class _KeyedState:
         for draft in drafts:
             self.raised[draft.alert_id] = RaisedAlert.of(draft)
 
-    def _snapshot(
-        self, kind: Literal["person", "place"], unlinked: list[tuple[str, str]], fmt: int
-    ) -> _Snapshot:
-        return _Snapshot(
-            format=fmt,
-            kind=kind,
-            key=self.key,
+    def _body(self, unlinked: list[tuple[str, str]]) -> _Body:
+        """Facts, alerts and unlink decisions in a deterministic order."""
+        return _Body(
             facts=[self.facts[e] for e in sorted(self.facts)],
             raised=[self.raised[a] for a in sorted(self.raised)],
             unlinked=sorted(unlinked),
         )
 
     def _bytes(self, kind: Literal["person", "place"], unlinked: list[tuple[str, str]]) -> bytes:
-        snap = self._snapshot(kind, unlinked, STATE_FORMAT)
-        body = pack(_Body(snap.facts, snap.raised, snap.unlinked), _Body, known=(self.key,))
+        body = pack(self._body(unlinked), _Body, known=(self.key,))
         return _HEADER + bytes([STATE_FORMAT]) + _KIND_BYTES[kind] + body
 
     def _json(self, kind: Literal["person", "place"], unlinked: list[tuple[str, str]]) -> str:
-        return _SNAPSHOT.dump_json(self._snapshot(kind, unlinked, JSON_FORMAT)).decode()
+        body = self._body(unlinked)
+        snapshot = _Snapshot(JSON_FORMAT, kind, self.key, body.facts, body.raised, body.unlinked)
+        return _SNAPSHOT.dump_json(snapshot).decode()
 
 
 def _load(raw: str | bytes, kind: Literal["person", "place"], key: str | None) -> _Snapshot:
