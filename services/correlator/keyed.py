@@ -41,7 +41,7 @@ from services.protection.keys import KeyStore
 from services.streams.engine import Output
 from services.streams.store import PartitionStore
 
-__all__ = ["CLOCK_KEY", "KeyedRules", "StreamClock"]
+__all__ = ["CLOCK_KEY", "KeyedRules", "PackedChangelogKeys", "StreamClock"]
 
 #: Reserved state key holding the partition's stream time (never a token: tokens have a colon).
 CLOCK_KEY = "~stream-time"
@@ -64,7 +64,20 @@ class StreamClock:
         return previous is None or previous.date() != self.at.date()
 
 
-class KeyedRules(Generic[S]):
+class PackedChangelogKeys:
+    """The changelog key codec of every correlator stage: keys ending in a token packed to 34
+    bytes (``packing.pack_key``); the text keys of older changelogs still read."""
+
+    def encode_key(self, key: str) -> bytes:
+        """State key → changelog key."""
+        return pack_key(key)
+
+    def decode_key(self, raw: bytes) -> str:
+        """Changelog key (packed, or text) → state key."""
+        return unpack_key(raw)
+
+
+class KeyedRules(PackedChangelogKeys, Generic[S]):
     """Processor for person or place state."""
 
     def __init__(
@@ -218,14 +231,6 @@ class KeyedRules(Generic[S]):
         if value.key != key:  # the bytes leave the key out: it must be the record's
             raise ValueError(f"{self._type.__name__} of key {value.key!r} stored under {key!r}")
         return value.to_bytes()
-
-    def encode_key(self, key: str) -> bytes:
-        """State key → changelog key (packed: see ``packing.pack_key``)."""
-        return pack_key(key)
-
-    def decode_key(self, raw: bytes) -> str:
-        """Changelog key (packed, or the text of older changelogs) → state key."""
-        return unpack_key(raw)
 
     def decode(self, key: str, raw: bytes) -> S | StreamClock:
         """Changelog bytes → state."""

@@ -24,12 +24,11 @@ from contracts.envelope import CanonicalEvent
 from services.correlator.domain.expiry import FOREVER, retention_cutoff
 from services.correlator.domain.facts import fact_from_event
 from services.correlator.domain.mentions import mention_bytes
-from services.correlator.domain.packing import pack_key, unpack_key
 from services.correlator.domain.periods import local_date
 from services.correlator.domain.policy import AreaPolicy
 from services.correlator.domain.routing import RecordRoutes
 from services.correlator.expiry_index import ExpiryIndex
-from services.correlator.keyed import CLOCK_KEY, StreamClock
+from services.correlator.keyed import CLOCK_KEY, PackedChangelogKeys, StreamClock
 from services.correlator.topics import CorrelatorTopics
 from services.streams.engine import Output
 from services.streams.store import PartitionStore
@@ -39,7 +38,7 @@ __all__ = ["MentionRouter"]
 Held = RecordRoutes | StreamClock
 
 
-class MentionRouter:
+class MentionRouter(PackedChangelogKeys):
     """Processor: canonical event → person and place mentions."""
 
     def __init__(
@@ -77,7 +76,7 @@ class MentionRouter:
         # The event's id and trace go along (provenance, and the alert's trace); its other
         # CloudEvents headers describe the event's JSON, which the mention no longer is.
         headers = tuple(
-            (k, v or b"") for k, v in record.headers if k == "ce_id" or k[:5] == "trace"
+            (k, v or b"") for k, v in record.headers if k == "ce_id" or k.startswith("trace")
         )
         value = mention_bytes(event.occurred_at, fact)
         return [
@@ -132,14 +131,6 @@ class MentionRouter:
         if value.record_key != key:  # the bytes leave the record key out: it must be this
             raise ValueError(f"routes of {value.record_key!r} stored under {key!r}")
         return value.to_bytes()
-
-    def encode_key(self, key: str) -> bytes:
-        """Record key → changelog key (packed: see ``packing.pack_key``)."""
-        return pack_key(key)
-
-    def decode_key(self, raw: bytes) -> str:
-        """Changelog key (packed, or the text of older changelogs) → record key."""
-        return unpack_key(raw)
 
     def decode(self, key: str, raw: bytes) -> Held:
         """Changelog bytes of ``key`` → routes (or the stream time)."""
