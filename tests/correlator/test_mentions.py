@@ -3,10 +3,12 @@ canonical event's JSON, as earlier versions sent it, is still read."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.correlator.domain.facts import fact_from_event
 from services.correlator.domain.mentions import mention_bytes, read_mention
@@ -57,6 +59,30 @@ def _sealed_values(doc: object) -> list[str]:
         for item in doc:
             found += _sealed_values(item)
     return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(facts, moments, st.data())
+def test_damaged_mentions_are_read_or_refused_clearly(fact, occurred_at, data) -> None:  # type: ignore[no-untyped-def]
+    """A mention cut short, with bytes flipped, or of random bytes after its header either
+    reads as some event time and fact or is refused with a ValueError naming the mention (what
+    the stage's dead-letter record carries), never another exception."""
+    good = mention_bytes(occurred_at, fact)
+    cut = data.draw(st.integers(2, len(good)))
+    damaged = bytearray(good[:cut])
+    for _ in range(data.draw(st.integers(0, 3))):
+        if len(damaged) > 2:
+            damaged[data.draw(st.integers(2, len(damaged) - 1))] = data.draw(st.integers(0, 255))
+    for raw in (bytes(damaged), b"M\x03" + data.draw(st.binary(max_size=80))):
+        try:
+            back_at, back = read_mention(raw)
+        except ValueError as exc:
+            refusal = str(exc)
+        else:
+            assert isinstance(back_at, datetime)
+            assert back is not None
+            continue
+        assert "mention" in refusal
 
 
 def test_an_unknown_mention_is_refused() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import get_args
 
 from contracts.envelope import CanonicalEvent
 from services.correlator.domain.facts import Fact, FactUnion, fact_from_event
@@ -25,6 +26,7 @@ __all__ = ["mention_bytes", "read_mention"]
 
 #: First bytes of a packed mention: a letter and the packing format.
 _HEADER = b"M\x03"
+_FACTS = get_args(Fact)
 
 
 @dataclass
@@ -47,5 +49,12 @@ def read_mention(raw: bytes) -> tuple[datetime, Fact | None]:
         raise ValueError(
             f"mention starts {raw[:2]!r}: neither a packed mention nor a canonical event"
         )
-    mention: _Mention = unpack(raw[len(_HEADER) :], _Mention)
+    try:
+        mention: _Mention = unpack(raw[len(_HEADER) :], _Mention)
+    except (ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
+        # Damaged bytes fail deep in the decoder; say what was being read (the stage
+        # dead-letters the record with this reason).
+        raise ValueError(f"packed mention could not be read: {exc!r}") from exc
+    if not isinstance(mention.occurred_at, datetime) or not isinstance(mention.fact, _FACTS):
+        raise ValueError("packed mention does not hold an event time and a fact")
     return mention.occurred_at, mention.fact
