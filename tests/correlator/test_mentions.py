@@ -15,6 +15,7 @@ from services.correlator.domain.mentions import mention_bytes, read_mention
 from services.protection.keys import LocalKeyStore
 from tests.casework.scenario import scenario_events
 from tests.correlator.test_packing import facts, moments
+from tests.partners.privacy import personal_values
 
 
 @settings(max_examples=150, deadline=None)
@@ -27,6 +28,11 @@ def test_a_mention_gives_back_its_fact_and_time(fact, occurred_at) -> None:  # t
     assert back_at.utcoffset() == occurred_at.utcoffset()
 
 
+def _sealed(event_json: object) -> set[str]:
+    """The ciphertexts and wrapped keys of every sealed field in an event's JSON."""
+    return personal_values(event_json, {"ciphertext", "wrapped"})
+
+
 def test_partner_events_mention_their_facts_without_sealed_data(tmp_path: Path) -> None:
     """Real normalised events: the mention states the same fact as the event, reads the same
     as the event's JSON (the form earlier versions sent), and carries none of its sealed
@@ -34,7 +40,7 @@ def test_partner_events_mention_their_facts_without_sealed_data(tmp_path: Path) 
     keys = LocalKeyStore(tmp_path / "keys")
     events = [e for e in scenario_events(keys) if fact_from_event(e) is not None]
     assert events
-    assert all(_sealed_values(e.model_dump(mode="json")) for e in events)
+    assert all(_sealed(e.model_dump(mode="json")) for e in events)
     for event in events:
         fact = fact_from_event(event)
         assert fact is not None
@@ -42,23 +48,9 @@ def test_partner_events_mention_their_facts_without_sealed_data(tmp_path: Path) 
         as_json = event.model_dump_json().encode()
         assert read_mention(raw) == (event.occurred_at, fact)
         assert read_mention(as_json) == (event.occurred_at, fact)
-        for sealed in _sealed_values(event.model_dump(mode="json")):
+        for sealed in _sealed(event.model_dump(mode="json")):
             assert sealed.encode() not in raw
         assert len(raw) < len(as_json) / 3
-
-
-def _sealed_values(doc: object) -> list[str]:
-    """The ciphertexts of every sealed field in an event's JSON."""
-    found: list[str] = []
-    if isinstance(doc, dict):
-        for key, value in doc.items():
-            if key in ("ciphertext", "wrapped") and isinstance(value, str):
-                found.append(value)
-            found += _sealed_values(value)
-    elif isinstance(doc, list):
-        for item in doc:
-            found += _sealed_values(item)
-    return found
 
 
 @settings(max_examples=300, deadline=None)
