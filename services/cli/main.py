@@ -17,6 +17,7 @@ from contracts.vocab import Audience, Partner
 from services.cli.audit import audit_app
 from services.cli.keys import keys_app
 from services.cli.subscribe import subscribe_app
+from services.gc_tuning import calm_collection
 from services.malloc_tuning import heap_trimming
 from services.observability.logging import configure_logging
 
@@ -141,6 +142,7 @@ async def _serve_normaliser(partner: str) -> None:
     service = build_normaliser(adapter_for(partner))
     async with (
         heap_trimming(),
+        calm_collection(),
         operability(
             f"normaliser-{partner}",
             port=service.settings.http_port,
@@ -182,6 +184,7 @@ async def _serve_correlator() -> None:
         loop.add_signal_handler(sig, stop.set)
     async with (
         heap_trimming(),
+        calm_collection(),
         operability(
             METRICS_SERVICE,
             port=settings.http_port,
