@@ -10,6 +10,9 @@ subprocesses (``asbx serve housing|health|police|correlator``), and in one run r
   the producer to its alert being readable (``read_committed``) on ``asbx.alerts.v1``;
 - peak memory (VmHWM) of each service.
 
+Nothing is measured on a cold broker: an unmeasured raw copy and ``--warm-messages`` partner
+messages through every service go first (a fresh JVM's JIT compilers take seconds of CPU).
+
     python -m tests.benchmarks.pipeline --messages 3000 --repeat 2
 
 The machine is shared, so always read the throughput next to the raw ceiling of the same run.
@@ -275,7 +278,8 @@ async def one_run(
     await ensure_topics(bootstrap)
     # The broker is a fresh JVM: its JIT compilers take seconds of CPU (and its code runs
     # interpreted) until the hot paths are compiled. Measure the steady state a long-running
-    # broker is in: one raw copy and the warm-up population go through first, unmeasured.
+    # broker is in: an unmeasured raw copy comes before the measured one, and the warm-up
+    # population goes through every service before the services are measured.
     await passthrough(bootstrap, load)
     broker_cpu = _cpu_seconds(broker_pid)
     raw_s = await passthrough(bootstrap, load)
