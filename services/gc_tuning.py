@@ -23,13 +23,14 @@ What this does, and why it is safe:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
 import structlog
+
+from services.periodic import every
 
 __all__ = ["THAW_SECONDS", "YOUNG_THRESHOLD", "calm_collection"]
 
@@ -64,18 +65,13 @@ async def calm_collection(thaw_seconds: float = THAW_SECONDS) -> AsyncIterator[N
     gc.freeze()  # what start-up made (imports, settings, clients) is there for good
     gc.callbacks.append(_freeze_after_full_collection)
 
-    async def thawing() -> None:
-        while True:
-            await asyncio.sleep(thaw_seconds)
-            log.info("gc.thawed", collected=thaw_and_collect(), frozen=gc.get_freeze_count())
+    def thaw() -> None:
+        log.info("gc.thawed", collected=thaw_and_collect(), frozen=gc.get_freeze_count())
 
-    task = asyncio.create_task(thawing(), name="gc-thawing")
     try:
-        yield
+        async with every(thaw_seconds, thaw, name="gc-thawing"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         gc.callbacks.remove(_freeze_after_full_collection)
         gc.unfreeze()
         gc.set_threshold(*thresholds)

@@ -20,13 +20,14 @@ nothing.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import ctypes.util
 from collections.abc import AsyncIterator, Callable
 
 import structlog
+
+from services.periodic import every
 
 __all__ = ["TRIM_SECONDS", "heap_trimming", "release_free_heap"]
 
@@ -61,19 +62,9 @@ def release_free_heap() -> bool:
 async def heap_trimming(seconds: float = TRIM_SECONDS) -> AsyncIterator[None]:
     """Release the free heap every ``seconds`` while the block runs."""
 
-    async def every() -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            release_free_heap()
-
     if _TRIM is None:
         log.info("malloc.trim_unavailable", reason="not glibc; the heap is left as it is")
         yield
         return
-    task = asyncio.create_task(every(), name="heap-trimming")
-    try:
+    async with every(seconds, release_free_heap, name="heap-trimming"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
