@@ -83,6 +83,11 @@ class RunResult:
     raw_broker_cpu_ms: float = 0.0
     #: Log offsets (records and transaction markers) written per partner message, by topic.
     written_per_message: dict[str, float] = field(default_factory=dict)
+    #: Cores each process used during the latency run (CPU seconds per second).
+    latency_cores: dict[str, float] = field(default_factory=dict)
+    #: Share of the latency run each service's event loop spent runnable but waiting for a
+    #: core (its main thread's run-queue time, ``/proc/<pid>/schedstat``).
+    latency_core_wait: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -99,6 +104,17 @@ def _cpu_seconds(pid: int | None) -> float:
     except psutil.Error:
         return 0.0
     return float(times.user + times.system)
+
+
+def _run_queue_seconds(pid: int | None) -> float:
+    """Seconds the process's main thread (a service's event loop) has spent runnable but
+    waiting for a core, so far (0 if unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _written_per_message(
@@ -323,7 +339,27 @@ async def one_run(
         )
         if slow:
             rate = args.latency_rate or result.asbx_per_s / 2
+            cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+            waited_before = {name: _run_queue_seconds(procs[name].pid) for name in procs}
+            publishing = time.monotonic()
             sent = await publish(bootstrap, slow, rate=rate)
+            # Cores in use while the population was published at the fixed rate (the wait for
+            # the last alerts after it is left out: the machine is idling down then).
+            span = time.monotonic() - publishing
+            result.latency_cores = {
+                name: (_cpu_seconds(pid) - cpu_before[name]) / span for name, pid in pids.items()
+            }
+            result.latency_core_wait = {
+                name: (_run_queue_seconds(procs[name].pid) - waited_before[name]) / span
+                for name in procs
+            }
+            _say(
+                f"run {run}: while publishing at {rate:.0f}/s, cores used: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in result.latency_cores.items())
+                + f", total {sum(result.latency_cores.values()):.2f} of {os.cpu_count()}; "
+                "share of the time each service's event loop waited for a core: "
+                + ", ".join(f"{k} {v:.0%}" for k, v in result.latency_core_wait.items())
+            )
             await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
             await asyncio.sleep(0.5)
             latencies = [
