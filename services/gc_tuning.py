@@ -49,11 +49,13 @@ def _freeze_after_full_collection(phase: str, info: dict[str, Any]) -> None:
 
 
 def thaw_and_collect() -> int:
-    """Return every frozen object to the collector and collect in full; objects collected."""
+    """Return every frozen object to the collector and collect in full; objects collected.
+
+    Inside :func:`calm_collection` the survivors are frozen again by the same full-collection
+    hook as every other full collection's.
+    """
     gc.unfreeze()
-    found = gc.collect()
-    gc.freeze()
-    return found
+    return gc.collect()
 
 
 @contextlib.asynccontextmanager
@@ -61,9 +63,8 @@ async def calm_collection(thaw_seconds: float = THAW_SECONDS) -> AsyncIterator[N
     """Tune the collector while the block runs (see the module's docstring); restore it after."""
     thresholds = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, thresholds[1], thresholds[2])
-    gc.collect()
-    gc.freeze()  # what start-up made (imports, settings, clients) is there for good
     gc.callbacks.append(_freeze_after_full_collection)
+    gc.collect()  # what start-up made (imports, settings, clients) is frozen for good
 
     def thaw() -> None:
         log.info("gc.thawed", collected=thaw_and_collect(), frozen=gc.get_freeze_count())
