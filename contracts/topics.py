@@ -12,11 +12,17 @@ Why these numbers:
   by deleting log segments.
 - Inbound and rejected topics accept records up to 16 MiB so that an oversized partner message can
   still be read, refused with a reason, and kept as evidence instead of being lost at the broker.
+- Partitions are how instances of one service share the work, and nothing more: one process
+  gains nothing from a second partition, and each partition's records are committed in their
+  own Kafka transaction. The partner, canonical-event and alert topics (``shared_by_instances``)
+  can therefore be created with as many partitions as instances will ever share them
+  (`sized_for`, ``ASBX_PARTITIONS``); the declared counts (three per partner, six for
+  canonical events and alerts) leave room for that many.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "inbound_topic",
     "rejected_topic",
     "seen_topic",
+    "sized_for",
 ]
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -72,6 +79,9 @@ class TopicSpec:
     cleanup_policy: str = "delete"
     max_message_bytes: int = 1024 * 1024
     plaintext_personal_data: bool = False
+    #: Keyed records that instances of one service share out by partition, so the partition
+    #: count is a deployment's choice (``sized_for``) rather than fixed here.
+    shared_by_instances: bool = False
     extra_config: dict[str, str] = field(default_factory=dict)
 
     def config(self) -> dict[str, str]:
@@ -107,6 +117,7 @@ CANONICAL_EVENTS = TopicSpec(
     key=KeyKind.SUBJECT_TOKEN,
     partitions=6,
     retention_ms=SEVEN_YEARS,
+    shared_by_instances=True,
 )
 ALERTS = TopicSpec(
     name="asbx.alerts.v1",
@@ -114,6 +125,7 @@ ALERTS = TopicSpec(
     key=KeyKind.SUBJECT_TOKEN,
     partitions=6,
     retention_ms=SEVEN_YEARS,
+    shared_by_instances=True,
 )
 AUDIT = TopicSpec(
     name="asbx.audit.v1",
@@ -140,6 +152,7 @@ def _partner_topics(partner: str) -> list[TopicSpec]:
             key=KeyKind.PARTNER_MESSAGE_ID,
             max_message_bytes=MAX_PARTNER_RECORD_BYTES,
             plaintext_personal_data=True,
+            shared_by_instances=True,
         ),
         TopicSpec(
             name=rejected_topic(partner),
@@ -164,3 +177,20 @@ TOPICS: tuple[TopicSpec, ...] = (
     CASEWORK,
     AUDIT,
 )
+
+
+def sized_for(
+    partitions: int | None, specs: tuple[TopicSpec, ...] = TOPICS
+) -> tuple[TopicSpec, ...]:
+    """``specs`` with the topics instances share out given ``partitions`` (``None``: as declared).
+
+    Only topics not yet created take the count: Kafka cannot take partitions away, and adding
+    some would move keys (and with them the correlator's state) to other partitions.
+    """
+    if partitions is None:
+        return specs
+    if partitions < 1:
+        raise ValueError(f"a topic needs at least one partition, not {partitions}")
+    return tuple(
+        replace(spec, partitions=partitions) if spec.shared_by_instances else spec for spec in specs
+    )

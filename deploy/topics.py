@@ -4,7 +4,8 @@ Why: the broker refuses to auto-create topics (``auto.create.topics.enable=false
 topic name fails loudly instead of silently creating a topic with default retention and a 1 MiB
 record limit. Running this again is safe: existing topics are kept and only their configuration
 is brought back to what the contracts declare (partition counts are never changed here, since
-that would move keys between partitions; a mismatch is logged).
+that would move keys between partitions; a mismatch is logged). New topics that instances share
+out take ``ASBX_PARTITIONS`` partitions when it is set (``contracts.topics.sized_for``).
 
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 python -m deploy.topics
 """
@@ -22,10 +23,17 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import for_code
 
-from contracts.topics import TOPICS, TopicSpec
+from contracts.topics import TopicSpec, sized_for
 from deploy.kafka_client import client_config_from_env
 
-__all__ = ["DEFAULT_BOOTSTRAP", "TopicError", "ensure_topics", "main"]
+__all__ = [
+    "DEFAULT_BOOTSTRAP",
+    "TopicError",
+    "declared_topics",
+    "ensure_topics",
+    "main",
+    "partition_count",
+]
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 _TOPIC_ALREADY_EXISTS = 36
@@ -57,13 +65,23 @@ async def _settle(check: Callable[[], Awaitable[bool]], what: str, timeout: floa
         await asyncio.sleep(0.2)
 
 
+def declared_topics() -> tuple[TopicSpec, ...]:
+    """Every declared topic, sized for this deployment (``ASBX_PARTITIONS``)."""
+    from services.settings import Settings  # noqa: PLC0415 - pydantic-settings only here
+
+    return sized_for(Settings().partitions)
+
+
 async def ensure_topics(
     bootstrap: str,
-    specs: Iterable[TopicSpec] = TOPICS,
+    specs: Iterable[TopicSpec] | None = None,
     client_config: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Create missing topics, align the configuration of existing ones; return names created."""
-    wanted = {spec.name: spec for spec in specs}
+    """Create missing topics, align the configuration of existing ones; return names created.
+
+    ``specs``: the topics to ensure (default: :func:`declared_topics`).
+    """
+    wanted = {spec.name: spec for spec in (declared_topics() if specs is None else specs)}
     if client_config is None:
         client_config = client_config_from_env()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_config)
@@ -75,7 +93,7 @@ async def ensure_topics(
         for name, count in existing.items():
             if name in wanted and count != wanted[name].partitions:
                 log.warning(
-                    "%s has %d partitions, contracts declare %d; left as is",
+                    "%s has %d partitions, %d asked for; left as is",
                     name,
                     count,
                     wanted[name].partitions,
@@ -84,6 +102,21 @@ async def ensure_topics(
         return created
     finally:
         await admin.close()
+
+
+async def partition_count(
+    bootstrap: str, topic: str, client_config: dict[str, Any] | None = None
+) -> int | None:
+    """How many partitions ``topic`` has on the cluster (``None``: it does not exist yet)."""
+    if client_config is None:
+        client_config = client_config_from_env()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_config)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return len(described["partitions"]) if described["error_code"] == 0 else None
 
 
 async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list[str]:
@@ -155,7 +188,8 @@ def main() -> int:
     except TopicError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
-    sys.stdout.write(f"{len(created)} topic(s) created, {len(TOPICS)} declared, on {bootstrap}\n")
+    declared = len(declared_topics())
+    sys.stdout.write(f"{len(created)} topic(s) created, {declared} declared, on {bootstrap}\n")
     return 0
 
 

@@ -8,6 +8,8 @@ Environment variables, in one place:
 - ``ASBX_MAX_MESSAGE_BYTES`` — largest partner message a normaliser will parse.
 - ``ASBX_NORMALISER_BATCH_RECORDS`` / ``ASBX_NORMALISER_BATCH_BYTES`` — most partner records
   (and bytes of them) a normaliser commits in one Kafka transaction.
+- ``ASBX_PARTITIONS`` — partitions of the partner, canonical-event and alert topics when they
+  are first created (unset: as declared in ``contracts.topics``); see ``partitions`` below.
 - ``ASBX_LOG_FORMAT`` (json / console / auto) and ``ASBX_LOG_LEVEL``.
 - the web UI's own (users, state, audit archive, alerts topic): ``services/web/settings.py``.
 - ``ASBX_HTTP_PORT`` — port of the ``/livez``, ``/readyz`` and ``/metrics`` endpoint of the
@@ -49,3 +51,8 @@ class Settings(BaseSettings):
         default=4 * 1024 * 1024, ge=1024, validation_alias="ASBX_NORMALISER_BATCH_BYTES"
     )
     http_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="ASBX_HTTP_PORT")
+    #: Partitions for the topics instances of a service share out, when first created: the most
+    #: instances of one service that will ever run side by side. Each partition is committed in
+    #: transactions of its own, so partitions no instance needs make every transaction smaller
+    #: and the broker busier; Kafka cannot take partitions away later. ``None``: as declared.
+    partitions: int | None = Field(default=None, ge=1, le=256, validation_alias="ASBX_PARTITIONS")

@@ -12,7 +12,7 @@ input offsets inside the Kafka transaction that carries their output and state.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import structlog
 
 from deploy.kafka_client import client_config_from_env
 from deploy.security.acls import CORRELATOR
-from deploy.topics import ensure_topics
+from deploy.topics import ensure_topics, partition_count
 from services.correlator.domain.policy import AreaPolicy, load_policy
 from services.correlator.domain.state import PersonState, PlaceState
 from services.correlator.keyed import KeyedRules
@@ -49,12 +49,21 @@ class CorrelatorService:
     policy: AreaPolicy
     topics: CorrelatorTopics
     bootstrap: str
+    input_topic: str
     alerts_topic: str
     engines: list[TransactionalEngine[Any]]
     client_config: dict[str, Any] = field(default_factory=dict)
 
     async def prepare(self) -> None:
-        """Create the internal topics (idempotent)."""
+        """Create the internal topics (idempotent), partition for partition with the input.
+
+        Each stage keeps the state of input partition *n* in changelog partition *n*, and the
+        mention topics are sized like the canonical topic, so the layout follows the canonical
+        topic as it exists on the cluster (``ASBX_PARTITIONS`` only if it does not exist yet).
+        """
+        existing = await partition_count(self.bootstrap, self.input_topic, self.client_config)
+        if existing is not None and existing != self.topics.partitions:
+            self.topics = replace(self.topics, partitions=existing)
         await ensure_topics(self.bootstrap, self.topics.specs(), client_config=self.client_config)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -135,5 +144,11 @@ def build_correlator(
         ),
     ]
     return CorrelatorService(
-        policy, topics, bootstrap, settings.alerts_topic, engines, client_config
+        policy,
+        topics,
+        bootstrap,
+        settings.input_topic,
+        settings.alerts_topic,
+        engines,
+        client_config,
     )

@@ -33,7 +33,11 @@ class CorrelatorSettings(BaseSettings):
     policy_file: Path = Field(default=DEFAULT_POLICY_FILE, validation_alias="ASBX_AREA_POLICY")
     input_topic: str = Field(default=CANONICAL_EVENTS.name, validation_alias="ASBX_CANONICAL_TOPIC")
     alerts_topic: str = Field(default=ALERTS.name, validation_alias="ASBX_ALERTS_TOPIC")
-    partitions: int = Field(default=CANONICAL_EVENTS.partitions, ge=1, le=256)
+    #: Partitions of the internal topics if the canonical topic does not exist yet; otherwise
+    #: they follow the canonical topic's (``CorrelatorService.prepare``).
+    partitions: int = Field(
+        default=CANONICAL_EVENTS.partitions, ge=1, le=256, validation_alias="ASBX_PARTITIONS"
+    )
     #: Days the expiry clock runs behind stream time. Stream time races ahead when a backlog is
     #: read whose partitions are far apart in event time (a first deployment over months of
     #: canonical events): set this to the backlog's span so nothing is forgotten early.

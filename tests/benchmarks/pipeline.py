@@ -10,6 +10,10 @@ subprocesses (``asbx serve housing|health|police|correlator``), and in one run r
   the producer to its alert being readable (``read_committed``) on ``asbx.alerts.v1``;
 - peak memory (VmHWM) of each service.
 
+``--partitions N`` creates the partner, canonical-event and alert topics (and so the
+correlator's) with N partitions each (``ASBX_PARTITIONS``), as a deployment running one instance
+of each service would; without it they have the declared counts.
+
 Nothing is measured on a cold broker: an unmeasured raw copy and ``--warm-messages`` partner
 messages through every service go first (a fresh JVM's JIT compilers take seconds of CPU).
 
@@ -37,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from contracts.topics import ALERTS, inbound_topic
 from contracts.vocab import Partner
@@ -47,6 +51,7 @@ from deploy.topics import ensure_topics
 from services.correlator.app import build_correlator
 from services.correlator.progress import caught_up
 from services.correlator.settings import CorrelatorSettings
+from services.kafka.metadata import partitions_of
 from services.observability.tracing import trace_id
 from tests.benchmarks.kafka_tools import (
     BenchBroker,
@@ -250,7 +255,7 @@ class AlertWatch:
         )
         await consumer.start()
         try:
-            tps = [TopicPartition(ALERTS.name, p) for p in range(ALERTS.partitions)]
+            tps = await partitions_of(consumer, ALERTS.name)
             consumer.assign(tps)
             await consumer.seek_to_end(*tps)
             for tp in tps:
@@ -402,7 +407,11 @@ def report(results: list[RunResult]) -> None:
             f"median asbx {statistics.median(r.asbx_per_s for r in results):.1f}/s, "
             f"median p99 {statistics.median(r.latency_ms.get('p99', 0) for r in results):.0f} ms"
         )
-    _say(f"conditions: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    partitions = os.environ.get("ASBX_PARTITIONS") or "as declared"
+    _say(
+        f"conditions: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
+        f"partitions {partitions}"
+    )
 
 
 async def main_async(args: argparse.Namespace) -> list[RunResult]:
@@ -446,9 +455,17 @@ def main() -> None:
     parser.add_argument("--keep-broker", action="store_true")
     parser.add_argument("--label", default="")
     parser.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="partitions of the partner, canonical-event and alert topics (ASBX_PARTITIONS)",
+    )
+    parser.add_argument(
         "--source", type=Path, default=None, help="run the services of another asbx checkout"
     )
     args = parser.parse_args()
+    if args.partitions is not None:  # the harness's topics and the services' alike
+        os.environ["ASBX_PARTITIONS"] = str(args.partitions)
     results = asyncio.run(main_async(args))
     report(results)
     out = REPO / "var" / "bench" / f"pipeline-{int(time.time())}{args.label}.json"

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -48,6 +48,7 @@ from deploy.security.apply import ensure_local_acls  # noqa: E402
 from deploy.topics import ensure_topics  # noqa: E402
 from services.correlator.topics import CorrelatorTopics  # noqa: E402
 from services.demo.scenario import bad_examples, scenario  # noqa: E402
+from services.kafka.metadata import partitions_of  # noqa: E402
 from services.protection.keys import LocalKeyStore  # noqa: E402
 from tests.benchmarks.population import population  # noqa: E402
 from tests.integration.exchange import with_message_id  # noqa: E402
@@ -226,7 +227,7 @@ async def start_at_log_end(bootstrap: str, group: str, topic: TopicSpec) -> None
     )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+        partitions = await partitions_of(consumer, topic.name)
         ends = await consumer.end_offsets(partitions)
         consumer.assign(partitions)
         await consumer.commit(dict(ends.items()))
