@@ -32,7 +32,7 @@ __all__ = [
     "declared_topics",
     "ensure_topics",
     "main",
-    "partition_count",
+    "partition_counts",
 ]
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -104,19 +104,19 @@ async def ensure_topics(
         await admin.close()
 
 
-async def partition_count(
-    bootstrap: str, topic: str, client_config: dict[str, Any] | None = None
-) -> int | None:
-    """How many partitions ``topic`` has on the cluster (``None``: it does not exist yet)."""
+async def partition_counts(
+    bootstrap: str, topics: Iterable[str], client_config: dict[str, Any] | None = None
+) -> dict[str, int | None]:
+    """How many partitions each topic has on the cluster (``None``: it does not exist yet)."""
     if client_config is None:
         client_config = client_config_from_env()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_config)
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([topic])
+        described = await admin.describe_topics(list(topics))
     finally:
         await admin.close()
-    return len(described["partitions"]) if described["error_code"] == 0 else None
+    return {t["topic"]: len(t["partitions"]) if t["error_code"] == 0 else None for t in described}
 
 
 async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list[str]:

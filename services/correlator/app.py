@@ -21,7 +21,7 @@ import structlog
 
 from deploy.kafka_client import client_config_from_env
 from deploy.security.acls import CORRELATOR
-from deploy.topics import ensure_topics, partition_count
+from deploy.topics import TopicError, ensure_topics, partition_counts
 from services.correlator.domain.policy import AreaPolicy, load_policy
 from services.correlator.domain.state import PersonState, PlaceState
 from services.correlator.keyed import KeyedRules
@@ -57,14 +57,35 @@ class CorrelatorService:
     async def prepare(self) -> None:
         """Create the internal topics (idempotent), partition for partition with the input.
 
-        Each stage keeps the state of input partition *n* in changelog partition *n*, and the
-        mention topics are sized like the canonical topic, so the layout follows the canonical
-        topic as it exists on the cluster (``ASBX_PARTITIONS`` only if it does not exist yet).
+        Each stage keeps the state of its input partition *n* in changelog partition *n*, and
+        the mention topics are sized like the canonical topic, so the layout follows the
+        canonical topic as it exists on the cluster (``ASBX_PARTITIONS`` only if it does not
+        exist yet). Topics left from an earlier layout that would break that are refused.
         """
-        existing = await partition_count(self.bootstrap, self.input_topic, self.client_config)
-        if existing is not None and existing != self.topics.partitions:
-            self.topics = replace(self.topics, partitions=existing)
+        canonical = (await self._partitions([self.input_topic]))[self.input_topic]
+        if canonical is not None and canonical != self.topics.partitions:
+            self.topics = replace(self.topics, partitions=canonical)
         await ensure_topics(self.bootstrap, self.topics.specs(), client_config=self.client_config)
+        pairs = {
+            "routes": self.input_topic,
+            "person": self.topics.person_mentions,
+            "place": self.topics.place_mentions,
+        }
+        counts = await self._partitions(
+            [*pairs.values(), *(self.topics.changelog(stage) for stage in pairs)]
+        )
+        for stage, source in pairs.items():
+            changelog = self.topics.changelog(stage)
+            if counts[changelog] != counts[source]:
+                raise TopicError(
+                    f"{changelog} has {counts[changelog]} partitions but {source} has "
+                    f"{counts[source]}: the {stage} stage keeps each input partition's state in "
+                    "the changelog partition of the same number (a new ASBX_CORRELATOR_ID "
+                    "starts a deployment with a matching layout)"
+                )
+
+    async def _partitions(self, topics: list[str]) -> dict[str, int | None]:
+        return await partition_counts(self.bootstrap, topics, self.client_config)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for Kafka, then run every stage until ``stop`` is set."""

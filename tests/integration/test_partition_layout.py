@@ -15,7 +15,7 @@ import pytest
 
 from contracts.topics import KeyKind, TopicSpec
 from contracts.vocab import AlertRule, Partner
-from deploy.topics import ensure_topics, partition_count
+from deploy.topics import TopicError, ensure_topics, partition_counts
 from services.correlator.app import build_correlator
 from services.correlator.settings import CorrelatorSettings
 from tests.correlator.builders import Who, incident
@@ -64,12 +64,29 @@ async def test_internal_topics_follow_the_canonical_topic(kafka_broker: Broker) 
     settings = await _deployment(kafka_broker.bootstrap, canonical_partitions=2)
     service = build_correlator(kafka_broker.bootstrap, settings)
     await service.prepare()
-    config = broker_client_config()
     internal = [spec.name for spec in service.topics.specs() if spec.partitions != 1]
     assert len(internal) == 5  # two mention topics, three changelogs
-    counts = [await partition_count(kafka_broker.bootstrap, name, config) for name in internal]
-    assert counts == [2] * len(internal)
-    assert await partition_count(kafka_broker.bootstrap, "asbx.test.no-such-topic", config) is None
+    missing = "asbx.test.no-such-topic"
+    counts = await partition_counts(
+        kafka_broker.bootstrap, [*internal, missing], broker_client_config()
+    )
+    assert counts == {**dict.fromkeys(internal, 2), missing: None}
+
+
+async def test_a_changelog_that_disagrees_with_its_input_is_refused(kafka_broker: Broker) -> None:
+    """Left from another layout, a changelog sized unlike its input stops the start, named."""
+    settings = await _deployment(kafka_broker.bootstrap, canonical_partitions=2)
+    service = build_correlator(kafka_broker.bootstrap, settings)
+    stale = TopicSpec(
+        name=service.topics.changelog("routes"),
+        purpose="a changelog of an earlier layout",
+        key=KeyKind.SUBJECT_TOKEN,
+        partitions=3,
+        cleanup_policy="compact",
+    )
+    await ensure_topics(kafka_broker.bootstrap, [stale])
+    with pytest.raises(TopicError, match=r"routes-changelog.* has 3 partitions but .* has 2"):
+        await service.prepare()
 
 
 async def test_one_partition_deployment_raises_the_threshold_alert(kafka_broker: Broker) -> None:
