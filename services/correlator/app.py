@@ -76,7 +76,7 @@ class CorrelatorService:
         )
         for stage, source in pairs.items():
             changelog = self.topics.changelog(stage)
-            if counts[changelog] != counts[source]:
+            if counts[source] is not None and counts[changelog] != counts[source]:
                 raise TopicError(
                     f"{changelog} has {counts[changelog]} partitions but {source} has "
                     f"{counts[source]}: the {stage} stage keeps each input partition's state in "

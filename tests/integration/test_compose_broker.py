@@ -23,11 +23,12 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts.envelope import CanonicalEvent
-from contracts.topics import CANONICAL_EVENTS, inbound_topic
+from contracts.topics import ALERTS, CANONICAL_EVENTS, CASEWORK, inbound_topic
 from contracts.vocab import Partner
 from deploy.kafka_client import client_config_from_env
 from deploy.local_kafka import ADMIN_PRINCIPAL
 from deploy.security.acls import partner_principal
+from deploy.topics import partition_counts
 from services.demo.scenario import scenario
 from services.settings import REPO_ROOT
 from tests.integration.acl_checks import can_read_with
@@ -180,6 +181,18 @@ async def test_the_compose_broker_runs_authenticated_and_the_stack_gets_in(
     )
     output, _ = await topics.communicate()
     assert topics.returncode == 0, output.decode()
+    # One instance of each service: the shared topics were made with one partition each.
+    counts = await partition_counts(
+        broker.bootstrap,
+        [inbound_topic("housing"), CANONICAL_EVENTS.name, ALERTS.name, CASEWORK.name],
+        _as(ADMIN_PRINCIPAL, broker),
+    )
+    assert counts == {
+        inbound_topic("housing"): 1,
+        CANONICAL_EVENTS.name: 1,
+        ALERTS.name: 1,
+        CASEWORK.name: CASEWORK.partitions,
+    }
 
     served = {
         n for n, d in compose["services"].items() if d.get("command", [])[:2] == ["asbx", "serve"]
