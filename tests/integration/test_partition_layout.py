@@ -112,3 +112,20 @@ async def test_one_partition_deployment_raises_the_threshold_alert(kafka_broker:
     met = [a for a in found if a.data.rule is AlertRule.THRESHOLD_MET]
     assert len(met) == 1
     assert {e for i in met[0].data.incidents for e in i.event_ids} == {c.id for c in complaints}
+
+
+async def test_without_a_canonical_topic_the_setting_sizes_the_internal_topics(
+    kafka_broker: Broker,
+) -> None:
+    """A correlator started before the topics job: its own topics take ``ASBX_PARTITIONS``."""
+    run = uuid.uuid4().hex[:8]
+    settings = CorrelatorSettings(
+        ASBX_CORRELATOR_ID=f"test-layout-{run}",
+        ASBX_CANONICAL_TOPIC=f"asbx.test.canonical.absent-{run}",
+        ASBX_PARTITIONS=3,
+    )
+    service = build_correlator(kafka_broker.bootstrap, settings)
+    await service.prepare()
+    changelogs = [service.topics.changelog(stage) for stage in ("routes", "person", "place")]
+    counts = await partition_counts(kafka_broker.bootstrap, changelogs, broker_client_config())
+    assert counts == dict.fromkeys(changelogs, 3)
