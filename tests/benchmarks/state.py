@@ -27,6 +27,9 @@ correlator's ``/readyz`` says every assigned partition's state is restored. Repo
 with it: the correlator's peak resident memory and the state files' bytes per subject.
 
     python -m tests.benchmarks.state --subjects 1000000 --sample 20000 --recovery
+
+``ASBX_PARTITIONS=N`` lays the topics out as a deployment with that setting would (one
+partition: one instance of each service on one machine).
 """
 
 from __future__ import annotations
@@ -67,13 +70,15 @@ from services.correlator.router import MentionRouter
 from services.correlator.settings import CorrelatorSettings
 from services.correlator.topics import CorrelatorTopics
 from services.kafka.headers import cloudevent_headers
+from services.settings import Settings
 from services.streams.engine import Output
 from services.streams.store import PartitionStore
 from tests.benchmarks.kafka_tools import BenchBroker, env_for
 from tests.benchmarks.pipeline import ASBX, REPO, _peak_rss_mb
 from tests.correlator.builders import Who, incident, place
 
-PARTITIONS = CANONICAL_EVENTS.partitions
+#: As a deployment would create them (``ASBX_PARTITIONS``), else as declared.
+PARTITIONS = Settings().partitions or CANONICAL_EVENTS.partitions
 _PARTITIONER = DefaultPartitioner()
 _ALL = list(range(PARTITIONS))
 
