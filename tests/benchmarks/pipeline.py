@@ -12,7 +12,8 @@ subprocesses (``asbx serve housing|health|police|correlator``), and in one run r
 
 ``--partitions N`` creates the partner, canonical-event and alert topics (and so the
 correlator's) with N partitions each (``ASBX_PARTITIONS``), as a deployment running one instance
-of each service would; without it they have the declared counts.
+of each service would; without it they have the declared counts. With ``--source``, that
+checkout's correlator must size its internal topics by the canonical topic too (since 2026-11-25).
 
 Nothing is measured on a cold broker: an unmeasured raw copy and ``--warm-messages`` partner
 messages through every service go first (a fresh JVM's JIT compilers take seconds of CPU).
