@@ -62,30 +62,30 @@ class CorrelatorService:
         canonical topic as it exists on the cluster (``ASBX_PARTITIONS`` only if it does not
         exist yet). Topics left from an earlier layout that would break that are refused.
         """
-        canonical = (await self._partitions([self.input_topic]))[self.input_topic]
-        if canonical is not None and canonical != self.topics.partitions:
-            self.topics = replace(self.topics, partitions=canonical)
-        await ensure_topics(self.bootstrap, self.topics.specs(), client_config=self.client_config)
-        pairs = {
+        inputs = {
             "routes": self.input_topic,
             "person": self.topics.person_mentions,
             "place": self.topics.place_mentions,
         }
-        counts = await self._partitions(
-            [*pairs.values(), *(self.topics.changelog(stage) for stage in pairs)]
+        changelogs = {stage: self.topics.changelog(stage) for stage in inputs}
+        found = await partition_counts(
+            self.bootstrap, [*inputs.values(), *changelogs.values()], self.client_config
         )
-        for stage, source in pairs.items():
-            changelog = self.topics.changelog(stage)
-            if counts[source] is not None and counts[changelog] != counts[source]:
+        canonical = found[self.input_topic]
+        if canonical is not None and canonical != self.topics.partitions:
+            self.topics = replace(self.topics, partitions=canonical)
+        # What each topic will have once the missing ones are created at the topics' size.
+        sized = {n: count or self.topics.partitions for n, count in found.items()}
+        for stage, source in inputs.items():
+            changelog = changelogs[stage]
+            if found[source] is not None and sized[changelog] != sized[source]:
                 raise TopicError(
-                    f"{changelog} has {counts[changelog]} partitions but {source} has "
-                    f"{counts[source]}: the {stage} stage keeps each input partition's state in "
+                    f"{changelog} has {sized[changelog]} partitions but {source} has "
+                    f"{sized[source]}: the {stage} stage keeps each input partition's state in "
                     "the changelog partition of the same number (a new ASBX_CORRELATOR_ID "
                     "starts a deployment with a matching layout)"
                 )
-
-    async def _partitions(self, topics: list[str]) -> dict[str, int | None]:
-        return await partition_counts(self.bootstrap, topics, self.client_config)
+        await ensure_topics(self.bootstrap, self.topics.specs(), client_config=self.client_config)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for Kafka, then run every stage until ``stop`` is set."""
