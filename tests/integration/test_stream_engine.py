@@ -159,7 +159,7 @@ async def test_a_slow_claim_neither_expels_the_member_nor_holds_up_other_partiti
 
     seen_while_claiming: list[tuple[int, list[int]]] = []
 
-    async def slow_restore(partition: int) -> tuple[PartitionStore[int], int]:
+    async def slow_restore(partition: int) -> tuple[dict[str, PartitionStore[int]], int]:
         restores.append(partition)
         if partition == 1:
             # Partition 1 stays unclaimed until partition 0 is processed (bounded: with claims

@@ -9,7 +9,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from services.streams import engine as engine_module
-from services.streams.engine import EngineConfig, TransactionalEngine
+from services.streams.engine import EngineConfig, Stage, TransactionalEngine
 from services.streams.store import PartitionStore
 
 
@@ -64,9 +64,9 @@ async def test_a_claimed_partition_is_paused_until_restored_then_resumed(monkeyp
     engine, _ = _engine(monkeypatch)
     restored = asyncio.Event()
 
-    async def restore(partition: int) -> tuple[PartitionStore[int], int]:
+    async def restore(partition: int) -> tuple[dict[str, PartitionStore[int]], int]:
         await restored.wait()
-        return PartitionStore(partition), 0
+        return {"in": PartitionStore(partition)}, 0
 
     engine._restore = restore  # type: ignore[method-assign]
     tp = TopicPartition("in", 0)
@@ -89,7 +89,7 @@ async def test_revoking_a_partition_mid_claim_cancels_and_undoes_the_claim(
     engine, producers = _engine(monkeypatch)
     entered = asyncio.Event()
 
-    async def restore(partition: int) -> tuple[PartitionStore[int], int]:
+    async def restore(partition: int) -> tuple[dict[str, PartitionStore[int]], int]:
         entered.set()
         await asyncio.Event().wait()  # a restore that never ends by itself
         raise AssertionError
@@ -112,14 +112,14 @@ async def test_claims_run_one_at_a_time_in_partition_order(monkeypatch: Any) -> 
     order: list[int] = []
     running = 0
 
-    async def restore(partition: int) -> tuple[PartitionStore[int], int]:
+    async def restore(partition: int) -> tuple[dict[str, PartitionStore[int]], int]:
         nonlocal running
         running += 1
         assert running == 1, "two claims restored at once"
         order.append(partition)
         await asyncio.sleep(0)
         running -= 1
-        return PartitionStore(partition), 0
+        return {"in": PartitionStore(partition)}, 0
 
     engine._restore = restore  # type: ignore[method-assign]
     tps = [TopicPartition("in", p) for p in (3, 0, 2, 1)]
@@ -154,15 +154,15 @@ async def test_recovery_replaces_the_partition_producer(monkeypatch: Any) -> Non
     consumer = RewindingConsumer()
     engine._consumer = consumer  # type: ignore[assignment]
 
-    async def restore(partition: int) -> tuple[PartitionStore[int], int]:
-        return PartitionStore(partition), 0
+    async def restore(partition: int) -> tuple[dict[str, PartitionStore[int]], int]:
+        return {"in": PartitionStore(partition)}, 0
 
     engine._restore = restore  # type: ignore[method-assign]
     failed = FakeProducer()
     engine._producers[0] = failed  # type: ignore[assignment]
-    engine._stores[0] = PartitionStore(0)
+    engine._stores[0] = {"in": PartitionStore(0)}
     tp = TopicPartition("in", 0)
-    await engine._recover(tp)
+    await engine._recover(0)
     assert failed.stopped
     assert engine._producers[0] is producers[-1]
     assert producers[-1].started
@@ -183,7 +183,47 @@ async def test_a_recovery_whose_new_producer_cannot_start_leaves_none(monkeypatc
     failed = FakeProducer()
     engine._producers[0] = failed  # type: ignore[assignment]
     with pytest.raises(ConnectionError):
-        await engine._recover(TopicPartition("in", 0))
+        await engine._recover(0)
     assert failed.stopped
     assert unstartable[0].stopped
     assert 0 not in engine._producers
+
+
+async def test_a_task_given_without_every_stage_partition_is_not_claimed(
+    monkeypatch: Any,
+) -> None:
+    """A record handed over inside a task must land on a stage partition this member owns: a
+    task assigned in part (topics whose partition counts disagree) stays paused, unclaimed."""
+    producers: list[FakeProducer] = []
+
+    def producer(*_args: Any, **_kwargs: Any) -> FakeProducer:
+        producers.append(FakeProducer())
+        return producers[-1]
+
+    monkeypatch.setattr(engine_module, "partition_producer", producer)
+    config = EngineConfig(
+        name="t",
+        bootstrap="-",
+        input_topic="in",
+        changelog_topic="cl",
+        group_id="g",
+        dead_letter_topic="dlq",
+    )
+    later = Stage("later", "mid", "cl-mid", processor=None)  # type: ignore[arg-type]
+    engine: TransactionalEngine[int] = TransactionalEngine(config, None, also=(later,))  # type: ignore[arg-type]
+    consumer = FakeConsumer()
+    engine._consumer = consumer  # type: ignore[assignment]
+    whole, part = [TopicPartition("in", 0), TopicPartition("mid", 0)], TopicPartition("in", 1)
+    consumer.assigned.update([*whole, part])
+
+    async def restore(partition: int) -> tuple[dict[str, PartitionStore[int]], int]:
+        return {"in": PartitionStore(partition), "mid": PartitionStore(partition)}, 0
+
+    engine._restore = restore  # type: ignore[method-assign]
+    engine._claim([*whole, part])
+    assert engine.claiming == [0]
+    await asyncio.wait_for(asyncio.gather(*list(engine._claims.values())), 5)
+    assert engine.partitions == [0]
+    assert part in consumer.paused
+    assert not consumer.paused & set(whole)
+    assert len(producers) == 1
