@@ -1,12 +1,22 @@
-"""The correlator service: three transactional stages over the canonical events.
+"""The correlator service: three stages over the canonical events, one transaction per task.
 
     canonical events ──► routes stage ──► person mentions ──► person stage ──┐
                                      └──► place mentions  ──► place stage  ──┴─► alerts (+ audit)
 
-Each stage is a :class:`TransactionalEngine` in its own consumer group; an instance runs all
-three, and more instances with the same ``ASBX_CORRELATOR_ID`` split the partitions. FastStream
-is not used here: its subscribers commit offsets on their own, while these stages must commit
-input offsets inside the Kafka transaction that carries their output and state.
+The three stages run in one :class:`TransactionalEngine`, as tasks: task *n* owns partition *n*
+of the canonical events and of both mention topics, the three stages' state for it, and one
+transactional producer. A mention whose key falls in the router's own partition goes straight to
+the person or place stage, in the same transaction; only mentions for other partitions travel
+through the mention topics. With one partition (``ASBX_PARTITIONS=1``, one instance) a partner
+message reaches its rules without a second trip through Kafka. More instances with the same
+``ASBX_CORRELATOR_ID`` split the tasks. FastStream is not used here: its subscribers commit
+offsets on their own, while these stages must commit input offsets inside the Kafka transaction
+that carries their output and state.
+
+Until this layout the stages ran in three consumer groups (``<id>.routes``, ``<id>.person``,
+``<id>.place``); a task starts each stage where that group left off. Stop every instance of
+the older layout before starting this one: their producers' transactional ids differ, so they
+are not fenced by it.
 """
 
 from __future__ import annotations
@@ -32,14 +42,19 @@ from services.kafka.waiting import wait_for_kafka
 from services.observability.metrics import MeteredProcessor, StateKeysMeter
 from services.protection.keys import LocalKeyStore
 from services.settings import Settings
-from services.streams.engine import EngineConfig, TransactionalEngine
+from services.streams.engine import EngineConfig, Stage, TransactionalEngine
 
-__all__ = ["METRICS_SERVICE", "CorrelatorService", "build_correlator"]
+__all__ = ["METRICS_SERVICE", "CorrelatorService", "build_correlator", "correlator_group"]
 
 log = structlog.get_logger(__name__)
 
 #: The ``service`` label of the correlator's metrics.
 METRICS_SERVICE = "correlator"
+
+
+def correlator_group(correlator_id: str) -> str:
+    """The consumer group of a correlator deployment's tasks."""
+    return f"{correlator_id}.tasks"
 
 
 @dataclass
@@ -60,7 +75,9 @@ class CorrelatorService:
         Each stage keeps the state of its input partition *n* in changelog partition *n*, and
         the mention topics are sized like the canonical topic, so the layout follows the
         canonical topic as it exists on the cluster (``ASBX_PARTITIONS`` only if it does not
-        exist yet). Topics left from an earlier layout that would break that are refused.
+        exist yet). Topics left from an earlier layout that would break that are refused: a
+        changelog sized unlike its input, or a mention topic sized unlike the canonical topic
+        (a task owns partition *n* of each).
         """
         inputs = {
             "routes": self.input_topic,
@@ -76,6 +93,14 @@ class CorrelatorService:
             self.topics = replace(self.topics, partitions=canonical)
         # What each topic will have once the missing ones are created at the topics' size.
         sized = {n: count or self.topics.partitions for n, count in found.items()}
+        for stage in ("person", "place"):
+            mentions = inputs[stage]
+            if sized[mentions] != sized[self.input_topic]:
+                raise TopicError(
+                    f"{mentions} has {sized[mentions]} partitions but {self.input_topic} has "
+                    f"{sized[self.input_topic]}: task n owns partition n of both (a new "
+                    "ASBX_CORRELATOR_ID starts a deployment with a matching layout)"
+                )
         for stage, source in inputs.items():
             changelog = changelogs[stage]
             if found[source] is not None and sized[changelog] != sized[source]:
@@ -97,9 +122,9 @@ class CorrelatorService:
         await asyncio.gather(*(engine.run(stop) for engine in self.engines))
 
     @property
-    def groups(self) -> dict[str, str]:
-        """Each stage's consumer group and the topic it reads (for lag)."""
-        return {e.config.group_id: e.config.input_topic for e in self.engines}
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """The consumer group and the topics it reads (for lag)."""
+        return {e.config.group_id: tuple(s.input_topic for s in e.stages) for e in self.engines}
 
     def ready(self) -> bool:
         """Every stage owns partitions and has claimed (restored the state of) all it was given."""
@@ -123,46 +148,45 @@ def build_correlator(
     keys = LocalKeyStore(keys_dir or Settings().keys_dir)
     grace = timedelta(days=settings.expiry_grace_days)
 
-    def config(stage: str, input_topic: str) -> EngineConfig:
-        return EngineConfig(
-            name=stage,
-            bootstrap=bootstrap,
-            input_topic=input_topic,
-            changelog_topic=topics.changelog(stage),
-            group_id=f"{settings.correlator_id}.{stage}",
-            dead_letter_topic=topics.dead_letter,
-            client_config=client_config,
-            state_dir=settings.state_dir,
-            cache_size=settings.state_cache,
-            group_instance_id=settings.instance_id,
+    def stage(name: str, input_topic: str, processor: Any) -> Stage:
+        return Stage(
+            name,
+            input_topic,
+            topics.changelog(name),
+            MeteredProcessor(processor, METRICS_SERVICE),
+            StateKeysMeter(METRICS_SERVICE, input_topic),
+            adopt_offsets_of=f"{settings.correlator_id}.{name}",
         )
 
+    def rules(state: type[PersonState] | type[PlaceState]) -> KeyedRules[Any]:
+        return KeyedRules(state, policy, settings.alerts_topic, actor, keys, expiry_grace=grace)
+
+    routes = stage(
+        "routes", settings.input_topic, MentionRouter(policy, topics, expiry_grace=grace)
+    )
+    config = EngineConfig(
+        name="correlator",
+        bootstrap=bootstrap,
+        input_topic=routes.input_topic,
+        changelog_topic=routes.changelog_topic,
+        group_id=correlator_group(settings.correlator_id),
+        dead_letter_topic=topics.dead_letter,
+        client_config=client_config,
+        state_dir=settings.state_dir,
+        cache_size=settings.state_cache,
+        group_instance_id=settings.instance_id,
+    )
     engines: list[TransactionalEngine[Any]] = [
         TransactionalEngine(
-            config("routes", settings.input_topic),
-            MeteredProcessor(MentionRouter(policy, topics, expiry_grace=grace), METRICS_SERVICE),
-            StateKeysMeter(METRICS_SERVICE, settings.input_topic),
-        ),
-        TransactionalEngine(
-            config("person", topics.person_mentions),
-            MeteredProcessor(
-                KeyedRules(
-                    PersonState, policy, settings.alerts_topic, actor, keys, expiry_grace=grace
-                ),
-                METRICS_SERVICE,
+            config,
+            routes.processor,
+            routes.on_commit,
+            adopt_offsets_of=routes.adopt_offsets_of,
+            also=(
+                stage("person", topics.person_mentions, rules(PersonState)),
+                stage("place", topics.place_mentions, rules(PlaceState)),
             ),
-            StateKeysMeter(METRICS_SERVICE, topics.person_mentions),
-        ),
-        TransactionalEngine(
-            config("place", topics.place_mentions),
-            MeteredProcessor(
-                KeyedRules(
-                    PlaceState, policy, settings.alerts_topic, actor, keys, expiry_grace=grace
-                ),
-                METRICS_SERVICE,
-            ),
-            StateKeysMeter(METRICS_SERVICE, topics.place_mentions),
-        ),
+        )
     ]
     return CorrelatorService(
         policy,

@@ -62,9 +62,11 @@ async def caught_up(service: CorrelatorService, timeout: float = 120) -> None:
     """Return once every stage has processed everything published before the call."""
     deadline = time.monotonic() + timeout
     for engine in service.engines:
-        topic, group = engine.config.input_topic, engine.config.group_id
-        ends = await end_offsets(service.bootstrap, topic, service.client_config)
-        while not await _stage_done(service.bootstrap, group, ends, service.client_config):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{engine.config.name} stage did not catch up with {topic}")
-            await asyncio.sleep(0.25)
+        group = engine.config.group_id
+        for stage in engine.stages:
+            topic = stage.input_topic
+            ends = await end_offsets(service.bootstrap, topic, service.client_config)
+            while not await _stage_done(service.bootstrap, group, ends, service.client_config):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{stage.name} stage did not catch up with {topic}")
+                await asyncio.sleep(0.25)

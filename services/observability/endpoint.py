@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from services.observability.http import HealthServer
-from services.observability.lag import LagProbe, watch
+from services.observability.lag import LagProbe, Watched, watch
 from services.observability.metrics import READY
 
 __all__ = ["operability"]
@@ -25,7 +25,7 @@ async def operability(
     *,
     port: int | None,
     bootstrap: str,
-    groups: Mapping[str, str],
+    groups: Watched,
     ready: Callable[[], bool],
     client_config: dict[str, Any] | None = None,
     interval: float = 5.0,

@@ -20,23 +20,26 @@ from deploy.kafka_client import client_config_from_env
 from services.kafka.metadata import partitions_of
 from services.observability.metrics import CONSUMER_LAG, READY
 
-__all__ = ["LagProbe", "watch"]
+__all__ = ["LagProbe", "Watched", "watch"]
+
+#: Consumer groups to watch, each with the topic (or topics) it reads.
+Watched = Mapping[str, str | tuple[str, ...]]
 
 log = structlog.get_logger(__name__)
 
 
 class LagProbe:
-    """Measures the lag of some consumer groups, each on its input topic."""
+    """Measures the lag of some consumer groups, each on its input topics."""
 
     def __init__(
         self,
         service: str,
         bootstrap: str,
-        groups: Mapping[str, str],
+        groups: Watched,
         client_config: dict[str, Any] | None = None,
     ) -> None:
         self.service = service
-        self.groups = dict(groups)
+        self.groups = {g: (t,) if isinstance(t, str) else t for g, t in groups.items()}
         config = client_config if client_config is not None else client_config_from_env()
         self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **config)
         self._consumer = AIOKafkaConsumer(
@@ -60,13 +63,16 @@ class LagProbe:
     async def poll(self) -> dict[tuple[str, str, int], int]:
         """Lag of every partition of every watched group; also sets the lag gauge."""
         lags: dict[tuple[str, str, int], int] = {}
-        for group, topic in self.groups.items():
-            tps = await partitions_of(self._consumer, topic, attempts=3)
+        for group, topics in self.groups.items():
+            tps = []
+            for topic in topics:
+                tps += await partitions_of(self._consumer, topic, attempts=3)
             if not tps:
                 continue
             ends = await self._consumer.end_offsets(tps)
             committed = await self._admin.list_consumer_group_offsets(group, partitions=tps)
             for tp in tps:
+                topic = tp.topic
                 done = committed.get(tp)
                 position = done.offset if done is not None and done.offset >= 0 else 0
                 lag = max(ends[tp] - position, 0)

@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,15 +148,19 @@ class LagProbe:
             ]
         return self._partitions[topic]
 
-    async def committed(self, groups: dict[str, str]) -> dict[tuple[str, int], int]:
-        """Each group's committed offset per partition of its topic (group → topic)."""
+    async def committed(
+        self, groups: Mapping[str, str | tuple[str, ...]]
+    ) -> dict[tuple[str, str, int], int]:
+        """Each group's committed offset per partition of its topics (group → topic or topics)."""
         found = {}
-        for group, topic in groups.items():
-            tps = await self._partitions_of(topic)
+        for group, topics in groups.items():
+            tps = []
+            for topic in (topics,) if isinstance(topics, str) else topics:
+                tps += await self._partitions_of(topic)
             offsets = await self._admin.list_consumer_group_offsets(group, partitions=tps)
             for tp in tps:
                 meta = offsets.get(tp)
-                found[group, tp.partition] = meta.offset if meta is not None else -1
+                found[group, tp.topic, tp.partition] = meta.offset if meta is not None else -1
         return found
 
     async def lag(self, groups: dict[str, str]) -> int:
@@ -168,7 +172,7 @@ class LagProbe:
             ends = await self._consumer.end_offsets(tps)
             committed = await self.committed({group: topic})
             for tp in tps:
-                lag += max(0, ends[tp] - max(0, committed[group, tp.partition]))
+                lag += max(0, ends[tp] - max(0, committed[group, topic, tp.partition]))
         return lag
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 
 from contracts.audit import AuditAction, AuditRecord
 from contracts.envelope import CanonicalEvent
@@ -52,6 +53,7 @@ from services.settings import REPO_ROOT, Settings
 from services.sharing.agreements import AgreementFile
 from services.streams.store import PartitionStore
 from tests.integration.exchange import with_message_id
+from tests.integration.stage_state import check_stages_hold_what_was_routed
 
 __all__ = [
     "Expected",
@@ -446,21 +448,27 @@ async def check_normalised_once(bootstrap: str, expected: Expected) -> list[Cano
 
 
 async def check_routed_once(service: CorrelatorService) -> None:
-    """The routes stage wrote exactly the mentions a replay of its input says, each once.
+    """The routes stage's mentions reached their stages exactly as a replay of its input says.
 
     The canonical topic is replayed per partition, in offset order, through the router in
-    memory (its routing state matters: an event already routed is not routed again).
+    memory (its routing state matters: an event already routed is not routed again). A mention
+    for another task's partition must be on its mention topic once; one for the router's own
+    partition is handed to its stage inside the task and must not be. Either way the stage's
+    state must hold it (``stage_state``).
     """
     router = MentionRouter(service.policy, service.topics)
     stores: dict[int, PartitionStore[Any]] = {}
+    partitions = list(range(service.topics.partitions))
+    partitioner = DefaultPartitioner()
     wanted: Counter[tuple[str, bytes, str]] = Counter()
     for record in sorted(
-        await read_all(service.bootstrap, service.engines[0].config.input_topic),
+        await read_all(service.bootstrap, service.input_topic),
         key=lambda r: (r.partition, r.offset),
     ):
         store = stores.setdefault(record.partition, PartitionStore(record.partition))
         for out in router.process(store, record):
-            wanted[(out.topic, out.key, _mentioned(out.value))] += 1
+            if partitioner(out.key, partitions, partitions) != record.partition:
+                wanted[(out.topic, out.key, _mentioned(out.value))] += 1
     written: Counter[tuple[str, bytes, str]] = Counter()
     for topic in (service.topics.person_mentions, service.topics.place_mentions):
         for record in await read_all(service.bootstrap, topic):
@@ -470,3 +478,4 @@ async def check_routed_once(service: CorrelatorService) -> None:
         f"{sum((wanted - written).values())} mention(s) missing, "
         f"{sum((written - wanted).values())} unexpected"
     )
+    await check_stages_hold_what_was_routed(service)

@@ -32,7 +32,8 @@ from services.correlator.domain.policy import load_policy
 from services.correlator.settings import CorrelatorSettings
 from services.settings import REPO_ROOT
 from tests.integration.correlation import alerts, publish_canonical, wait_caught_up
-from tests.integration.workload import reference_alert_ids, replayed_alert_ids, workload
+from tests.integration.stage_state import check_stages_hold_what_was_routed, raised_alert_ids
+from tests.integration.workload import reference_alert_ids, workload
 from tests.kafka_fixture import Broker
 
 pytestmark = pytest.mark.kafka
@@ -167,8 +168,10 @@ async def _check(deployment: Deployment, events: list[CanonicalEvent], expected:
     published = await deployment.alerts()
     duplicates = [i for i, n in Counter(a.id for a in published).items() if n > 1]
     assert not duplicates, f"{len(duplicates)} alert(s) published more than once"
-    replayed, routed = await replayed_alert_ids(deployment.service, timedelta(days=GRACE_DAYS))
-    assert {a.id for a in published} == replayed, _differences(published, replayed)
+    grace = timedelta(days=GRACE_DAYS)
+    routed = await check_stages_hold_what_was_routed(deployment.service, grace)
+    raised = await raised_alert_ids(deployment.service)
+    assert {a.id for a in published} == raised, _differences(published, raised)
     assert routed == {e.id for e in events}, "some canonical events were never routed"
     thresholds = {a.id for a in published if a.data.rule is AlertRule.THRESHOLD_MET}
     assert thresholds <= expected

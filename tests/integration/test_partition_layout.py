@@ -89,6 +89,24 @@ async def test_a_changelog_that_disagrees_with_its_input_is_refused(kafka_broker
         await service.prepare()
 
 
+async def test_a_mention_topic_sized_unlike_the_canonical_topic_is_refused(
+    kafka_broker: Broker,
+) -> None:
+    """Task n owns partition n of the canonical events and of both mention topics: a mention
+    topic left from another layout would split tasks, so it stops the start, named."""
+    settings = await _deployment(kafka_broker.bootstrap, canonical_partitions=2)
+    service = build_correlator(kafka_broker.bootstrap, settings)
+    stale = TopicSpec(
+        name=service.topics.place_mentions,
+        purpose="mentions of an earlier layout",
+        key=KeyKind.SUBJECT_TOKEN,
+        partitions=3,
+    )
+    await ensure_topics(kafka_broker.bootstrap, [stale])
+    with pytest.raises(TopicError, match=r"place-mentions.* has 3 partitions but .* has 2"):
+        await service.prepare()
+
+
 async def test_one_partition_deployment_raises_the_threshold_alert(kafka_broker: Broker) -> None:
     """Three complaints in six months through a one-partition deployment: the threshold, once."""
     settings = await _deployment(kafka_broker.bootstrap, canonical_partitions=1)

@@ -46,6 +46,7 @@ from contracts.vocab import Audience, Partner, TokenKind  # noqa: E402
 from deploy.kafka_client import client_config_from_env  # noqa: E402
 from deploy.security.apply import ensure_local_acls  # noqa: E402
 from deploy.topics import ensure_topics  # noqa: E402
+from services.correlator.app import correlator_group  # noqa: E402
 from services.correlator.topics import CorrelatorTopics  # noqa: E402
 from services.demo.scenario import bad_examples, scenario  # noqa: E402
 from services.kafka.metadata import partitions_of  # noqa: E402
@@ -263,7 +264,7 @@ async def soak(args: argparse.Namespace) -> int:
         keys.current_audience_key(audience)
     await ensure_topics(args.bootstrap, client_config=client_config_from_env())
     await ensure_local_acls(args.bootstrap, [correlator_id])
-    await start_at_log_end(args.bootstrap, f"{correlator_id}.routes", CANONICAL_EVENTS)
+    await start_at_log_end(args.bootstrap, correlator_group(correlator_id), CANONICAL_EVENTS)
     services = start_services(args.base_port, env, ROOT / "var" / "soak" / "logs")
     try:
         wait_ready(services)
