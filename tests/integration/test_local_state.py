@@ -65,9 +65,10 @@ class LocalDeployment(Deployment):
         return [line for line in lines if line.get("event") == event]
 
     async def claimed_all(self, timeout: float = 120) -> None:
-        """Wait until the last started process has claimed every partition of every stage."""
+        """Wait until the last started process has claimed every task (partition), each with
+        the state of every stage."""
         for _ in range(int(timeout * 2)):
-            if len(self.last_run("stream.partition_claimed")) >= 6 * len(STAGES):
+            if len(self.last_run("stream.partition_claimed")) >= 6:
                 return
             await asyncio.sleep(0.5)
         raise AssertionError("the correlator did not claim its partitions")
