@@ -309,6 +309,10 @@ async def one_run(
     correlator_id = f"bench-{run}"
     await ensure_local_acls(bootstrap, [correlator_id])  # the services log in as themselves
     keys_dir = REPO / "var" / "bench" / f"keys-{run}"
+    # Fresh keys for a fresh broker: the normalisers' retention-key file grows by every run's
+    # subjects, and a file left from earlier runs (100 MB after a few dozen) slows their
+    # lookups, so a checkout that had run more often measured slower than a fresh copy.
+    shutil.rmtree(keys_dir, ignore_errors=True)
     logs = REPO / "var" / "bench" / f"logs-{run}"
     with services(bootstrap, keys_dir, correlator_id, logs, args.source, args.correlators) as procs:
         await publish(bootstrap, warm)
