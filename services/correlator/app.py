@@ -127,7 +127,8 @@ class CorrelatorService:
         return {e.config.group_id: tuple(s.input_topic for s in e.stages) for e in self.engines}
 
     def ready(self) -> bool:
-        """Every stage owns partitions and has claimed (restored the state of) all it was given."""
+        """The instance owns tasks and has claimed (restored every stage's state of) all it was
+        given."""
         return all(engine.partitions and not engine.claiming for engine in self.engines)
 
     @property
