@@ -31,7 +31,9 @@ stage for partition *n* and commits all of it, and all its input offsets, in one
 under one producer. A record a stage sends to a later stage's input is processed at once, inside
 the same transaction, when its key belongs to partition *n*: it never makes the round trip
 through Kafka (with one partition, no such record does). Records for other partitions are
-published to that partition, as before, for its task to read.
+published to that partition, as before, for its task to read. A later stage that raises on a
+record handed over this way makes the record that sent it the poison record: that one is
+dead-lettered, and nothing it sent is kept.
 """
 
 from __future__ import annotations

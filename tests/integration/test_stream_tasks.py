@@ -30,7 +30,7 @@ class Rekey(RunningCount):
     ) -> list[Output]:
         key = (record.key or b"").decode()
         store.put(key, (store.get(key) or 0) + 1)
-        return [Output(self.out_topic, record.value or b"", b"x")]
+        return [Output(self.out_topic, record.value or b"", record.value or b"")]
 
 
 def _engine(run: str, bootstrap: str, *, adopt: str | None = None) -> TransactionalEngine[int]:
@@ -204,3 +204,39 @@ async def test_a_stage_starts_where_its_earlier_group_left_off(kafka_broker: Bro
     group = f"test-tasks-{run}"
     task_1 = [TopicPartition(names["in"], 1), TopicPartition(names["mid"], 1)]
     assert None not in await _offsets(kafka_broker.bootstrap, group, task_1)
+
+
+async def test_a_record_a_later_stage_fails_on_is_dead_lettered_once_and_the_task_goes_on(
+    kafka_broker: Broker,
+) -> None:
+    """A record the counting stage raises on: handed over inside the task, the input record
+    that sent it is dead-lettered (none of its effects kept); published, the mention itself is.
+    Either way once, and every other record is counted once."""
+    run = uuid.uuid4().hex[:8]
+    names = _names(run)
+    await _topics(
+        kafka_broker.bootstrap,
+        *names.values(),
+        compact=(names["in-changelog"], names["mid-changelog"]),
+    )
+    items = [(f"k{i}", f"v{i % 4}".encode()) for i in range(20)]
+    items.insert(7, ("bad", b"poison"))
+    await _send(kafka_broker.bootstrap, names["in"], items)
+    engine = _engine(run, kafka_broker.bootstrap)
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run(stop))
+    try:
+        await collect(kafka_broker.bootstrap, names["out"], until=lambda rs: len(rs) >= 20)
+        await collect(kafka_broker.bootstrap, names["dlq"], until=lambda rs: len(rs) >= 1)
+    finally:
+        stop.set()
+        await task
+    out = await read_all(kafka_broker.bootstrap, names["out"])
+    dead = await read_all(kafka_broker.bootstrap, names["dlq"])
+    assert len(out) == 20
+    assert [(r.key, r.value) for r in dead] in (
+        [(b"bad", b"poison")],  # the input record, its mention handed over inside the task
+        [(b"poison", b"poison")],  # the mention, published to another task
+    )
+    source = dict(dead[0].headers)["asbx_source"].decode()
+    assert source.startswith((names["in"], names["mid"]))
