@@ -39,7 +39,9 @@ class FakeProducer:
         self.stopped = True
 
 
-def _engine(monkeypatch: Any) -> tuple[TransactionalEngine[int], list[FakeProducer]]:
+def _engine(
+    monkeypatch: Any, also: tuple[Stage, ...] = ()
+) -> tuple[TransactionalEngine[int], list[FakeProducer]]:
     producers: list[FakeProducer] = []
 
     def producer(*_args: Any, **_kwargs: Any) -> FakeProducer:
@@ -55,7 +57,7 @@ def _engine(monkeypatch: Any) -> tuple[TransactionalEngine[int], list[FakeProduc
         group_id="g",
         dead_letter_topic="dlq",
     )
-    engine: TransactionalEngine[int] = TransactionalEngine(config, processor=None)  # type: ignore[arg-type]
+    engine: TransactionalEngine[int] = TransactionalEngine(config, None, also=also)  # type: ignore[arg-type]
     engine._consumer = FakeConsumer()
     return engine, producers
 
@@ -194,25 +196,9 @@ async def test_a_task_given_without_every_stage_partition_is_not_claimed(
 ) -> None:
     """A record handed over inside a task must land on a stage partition this member owns: a
     task assigned in part (topics whose partition counts disagree) stays paused, unclaimed."""
-    producers: list[FakeProducer] = []
-
-    def producer(*_args: Any, **_kwargs: Any) -> FakeProducer:
-        producers.append(FakeProducer())
-        return producers[-1]
-
-    monkeypatch.setattr(engine_module, "partition_producer", producer)
-    config = EngineConfig(
-        name="t",
-        bootstrap="-",
-        input_topic="in",
-        changelog_topic="cl",
-        group_id="g",
-        dead_letter_topic="dlq",
-    )
     later = Stage("later", "mid", "cl-mid", processor=None)  # type: ignore[arg-type]
-    engine: TransactionalEngine[int] = TransactionalEngine(config, None, also=(later,))  # type: ignore[arg-type]
-    consumer = FakeConsumer()
-    engine._consumer = consumer  # type: ignore[assignment]
+    engine, producers = _engine(monkeypatch, also=(later,))
+    consumer: FakeConsumer = engine._consumer  # type: ignore[assignment]
     whole, part = [TopicPartition("in", 0), TopicPartition("mid", 0)], TopicPartition("in", 1)
     consumer.assigned.update([*whole, part])
 
