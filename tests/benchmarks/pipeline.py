@@ -8,7 +8,8 @@ subprocesses (``asbx serve housing|health|police|correlator``), and in one run r
   committed its input and every correlator stage has caught up; the ratio asbx / raw;
 - alert latency at half the measured rate: from the deciding partner message being handed to
   the producer to its alert being readable (``read_committed``) on ``asbx.alerts.v1``;
-- peak memory (VmHWM) of each service.
+- peak memory (VmHWM) of each service;
+- the cores each process uses with nothing to do (``--idle-seconds``).
 
 ``--partitions N`` creates the partner, canonical-event and alert topics (and so the
 correlator's) with N partitions each (``ASBX_PARTITIONS``), as a deployment running one instance
@@ -17,6 +18,9 @@ checkout's correlator must size its internal topics by the canonical topic too (
 
 Nothing is measured on a cold broker: an unmeasured raw copy and ``--warm-messages`` partner
 messages through every service go first (a fresh JVM's JIT compilers take seconds of CPU).
+Many small transactions at a moderate rate run broker code that full speed leaves cold, so
+before the latency run the same rate is published until the broker's JIT compilers are quiet
+(``--rate-warm-limit``; 0 leaves that out, as the harness did before 2026-11-25).
 
     python -m tests.benchmarks.pipeline --messages 3000 --repeat 2
 
@@ -82,6 +86,11 @@ class RunResult:
     latency_rate: float = 0.0
     latency_alerts: int = 0
     latency_ms: dict[str, float] = field(default_factory=dict)
+    #: Each alert of the latency run: seconds into the run that its deciding message was
+    #: published, its latency in ms, and the ms until the correlator sent it (the alert
+    #: record's timestamp): slow alerts in clusters point at stalls rather than load, and the
+    #: two times tell a stall before the alert's transaction from one in its commit.
+    latency_series: list[tuple[float, float, float]] = field(default_factory=list)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     #: CPU milliseconds per partner message of each process during the throughput run.
     cpu_ms: dict[str, float] = field(default_factory=dict)
@@ -94,6 +103,12 @@ class RunResult:
     #: Share of the latency run each service's event loop spent runnable but waiting for a
     #: core (its main thread's run-queue time, ``/proc/<pid>/schedstat``).
     latency_core_wait: dict[str, float] = field(default_factory=dict)
+    #: Cores each process used with nothing to do (services and broker, after the warm-up).
+    idle_cores: dict[str, float] = field(default_factory=dict)
+    #: Seconds published at the latency rate, unmeasured, until the broker's JIT was quiet.
+    rate_warm_s: float = 0.0
+    #: Cores the broker's JIT compilers used during the latency run.
+    latency_broker_jit_cores: float = 0.0
 
     @property
     def ratio(self) -> float:
@@ -121,6 +136,46 @@ def _run_queue_seconds(pid: int | None) -> float:
         return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def _jit_cpu_seconds(pid: int | None) -> float:
+    """CPU time so far of a JVM's JIT compiler threads (``C1``/``C2 CompilerThread``)."""
+    if pid is None:
+        return 0.0
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            if not (task / "comm").read_text().startswith(("C1 Compiler", "C2 Compiler")):
+                continue
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def _warm_at_rate(
+    bootstrap: str, rate: float, broker_pid: int | None, tag: str, limit: float
+) -> tuple[float, float]:
+    """Publish at ``rate``, unmeasured, until the broker's JIT compilers are quiet.
+
+    A fresh broker compiles what full speed runs within seconds, but a moderate rate makes many
+    more, smaller transactions and fetches, whose code then takes the compilers another minute
+    or so: a third of a core, in the first 20 s at 128/s, on a 2-core machine. A broker in
+    service has long compiled it. Publishes ten-second populations until one of them saw the
+    compilers use under 3% of a core, or ``limit`` seconds have passed; returns the seconds
+    spent and the compilers' share of a core in the last ten.
+    """
+    began, share, chunk = time.monotonic(), 0.0, 0
+    while time.monotonic() - began < limit:
+        messages = population(max(1, int(rate * 10)), seed=10_000 + chunk, tag=f"Q{chunk}{tag}")
+        jit, start = _jit_cpu_seconds(broker_pid), time.monotonic()
+        await publish(bootstrap, messages, rate=rate)
+        share = (_jit_cpu_seconds(broker_pid) - jit) / (time.monotonic() - start)
+        chunk += 1
+        if share < 0.03:
+            break
+    return time.monotonic() - began, share
 
 
 def _written_per_message(
@@ -238,6 +293,8 @@ class AlertWatch:
     def __init__(self, bootstrap: str) -> None:
         self._bootstrap = bootstrap
         self.arrived: dict[str, float] = {}
+        #: The alert record's timestamp (set when the correlator sent it), by trace id.
+        self.produced: dict[str, float] = {}
         self.count = 0
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -270,7 +327,9 @@ class AlertWatch:
                         self.count += 1
                         parent = dict(record.headers).get("traceparent")
                         if parent:
-                            self.arrived.setdefault(trace_id(parent.decode()), now)
+                            trace = trace_id(parent.decode())
+                            self.arrived.setdefault(trace, now)
+                            self.produced.setdefault(trace, record.timestamp / 1000)
         finally:
             await consumer.stop()
 
@@ -320,6 +379,20 @@ async def one_run(
         watch = AlertWatch(bootstrap)
         await watch.start()
         pids = {name: p.pid for name, p in procs.items()} | {"broker": broker_pid}
+        idle: dict[str, float] = {}
+        if args.idle_seconds > 0:
+            # What a deployment costs when nobody reports anything, as it will most of the day.
+            cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+            await asyncio.sleep(args.idle_seconds)
+            idle = {
+                name: (_cpu_seconds(pid) - cpu_before[name]) / args.idle_seconds
+                for name, pid in pids.items()
+            }
+            _say(
+                f"run {run}: idle for {args.idle_seconds:.0f} s, cores used: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in idle.items())
+                + f", total {sum(idle.values()):.3f}"
+            )
         ends_before = await log_ends(bootstrap)
         cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
         began = time.monotonic()
@@ -327,6 +400,7 @@ async def one_run(
         normalised, settled = await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
         took = settled - began
         result = RunResult(len(load), len(load) / raw_s, len(load) / took, watch.count)
+        result.idle_cores = idle
         result.normalised_per_s = len(load) / (normalised - began)
         result.raw_broker_cpu_ms = raw_broker_ms
         result.cpu_ms = {
@@ -349,6 +423,15 @@ async def one_run(
         )
         if slow:
             rate = args.latency_rate or result.asbx_per_s / 2
+            if args.rate_warm_limit > 0:
+                result.rate_warm_s, jit_share = await _warm_at_rate(
+                    bootstrap, rate, broker_pid, tag, args.rate_warm_limit
+                )
+                _say(
+                    f"run {run}: warmed at {rate:.0f}/s for {result.rate_warm_s:.0f} s, unmeasured "
+                    f"(the broker's JIT compilers: {jit_share:.2f} of a core in the last 10 s)"
+                )
+            jit_before = _jit_cpu_seconds(broker_pid)
             cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
             waited_before = {name: _run_queue_seconds(procs[name].pid) for name in procs}
             publishing = time.monotonic()
@@ -363,20 +446,28 @@ async def one_run(
                 name: (_run_queue_seconds(procs[name].pid) - waited_before[name]) / span
                 for name in procs
             }
+            result.latency_broker_jit_cores = (_jit_cpu_seconds(broker_pid) - jit_before) / span
             _say(
                 f"run {run}: while publishing at {rate:.0f}/s, cores used: "
                 + ", ".join(f"{k} {v:.2f}" for k, v in result.latency_cores.items())
+                + f" (its JIT compilers {result.latency_broker_jit_cores:.2f})"
                 + f", total {sum(result.latency_cores.values()):.2f} of {os.cpu_count()}; "
                 "share of the time each service's event loop waited for a core: "
                 + ", ".join(f"{k} {v:.0%}" for k, v in result.latency_core_wait.items())
             )
             await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
             await asyncio.sleep(0.5)
-            latencies = [
-                (watch.arrived[m.trace_id] - sent[m.trace_id]) * 1000
+            first = min(sent.values(), default=0.0)
+            result.latency_series = sorted(
+                (
+                    sent[m.trace_id] - first,
+                    (watch.arrived[m.trace_id] - sent[m.trace_id]) * 1000,
+                    (watch.produced[m.trace_id] - sent[m.trace_id]) * 1000,
+                )
                 for m in slow
                 if m.trace_id in watch.arrived
-            ]
+            )
+            latencies = [ms for _, ms, _ in result.latency_series]
             result.latency_rate = rate
             result.latency_alerts = len(latencies)
             result.latency_ms = _percentiles(latencies)
@@ -450,6 +541,19 @@ def main() -> None:
         type=float,
         default=0.0,
         help="publish the latency population at this rate (default: half the measured rate)",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=10.0,
+        help="after the warm-up, measure each process's CPU this long with nothing published",
+    )
+    parser.add_argument(
+        "--rate-warm-limit",
+        type=float,
+        default=240.0,
+        help="at most this many seconds at the latency rate, unmeasured, until the broker's "
+        "JIT compilers are quiet (0: measure at once)",
     )
     parser.add_argument(
         "--correlators", type=int, default=1, help="correlator instances (processes) to run"
