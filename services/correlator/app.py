@@ -146,7 +146,14 @@ def build_correlator(
     topics = CorrelatorTopics(settings.correlator_id, settings.partitions)
     client_config = client_config_from_env(principal=CORRELATOR)
     actor = f"correlator:{policy.area_id}"
-    keys = LocalKeyStore(keys_dir or Settings().keys_dir)
+    # Alerts' details are sealed under retention keys: new ones are made in memory and written
+    # in a worker thread just before the transaction that publishes them commits, one sync per
+    # commit instead of one on the event loop per new key (each stalled every stage meanwhile).
+    keys = LocalKeyStore(keys_dir or Settings().keys_dir, defer_new_retention_keys=True)
+
+    async def persist_new_keys() -> None:
+        await asyncio.to_thread(keys.persist_new_keys)
+
     grace = timedelta(days=settings.expiry_grace_days)
 
     def stage(name: str, input_topic: str, processor: Any) -> Stage:
@@ -183,6 +190,7 @@ def build_correlator(
             routes.processor,
             routes.on_commit,
             adopt_offsets_of=routes.adopt_offsets_of,
+            before_commit=persist_new_keys,
             also=(
                 stage("person", topics.person_mentions, rules(PersonState)),
                 stage("place", topics.place_mentions, rules(PlaceState)),

@@ -131,25 +131,32 @@ class SqliteRetentionKeys:
         self._path = path
         self._deferred = deferred
         self._lock = threading.Lock()
+        #: Held by :meth:`persist` alone, so that lookups (under ``_lock``) go on while it syncs.
+        self._writing = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        #: :meth:`persist`'s own connection: a sync on it does not hold up the lookups' one.
+        self._writer: sqlite3.Connection | None = None
         self._seen_version = -1
         self._current: dict[str, tuple[str, bytes]] = {}
         self._keys: dict[str, bytes] = {}
         #: Deferred mode: keys handed out but not yet written, by scope (see :meth:`persist`).
         self._unwritten: dict[str, tuple[str, bytes]] = {}
 
+    def _open(self) -> sqlite3.Connection:
+        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._path.touch(mode=0o600, exist_ok=True)
+        conn = sqlite3.connect(self._path, timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a key is on disk before any field sealed under it can be published.
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(_SCHEMA)
+        conn.commit()
+        return conn
+
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._path.touch(mode=0o600, exist_ok=True)
-            conn = sqlite3.connect(self._path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA secure_delete = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
-            # FULL: a key is on disk before any field sealed under it can be published.
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute(_SCHEMA)
-            conn.commit()
-            self._conn = conn
+            self._conn = self._open()
         return self._conn
 
     def _fresh(self) -> sqlite3.Connection:
@@ -217,13 +224,19 @@ class SqliteRetentionKeys:
 
         Call it before publishing anything sealed since the last call. Returns how many keys
         were written. On an error nothing is lost: the keys stay in memory for the next call.
+
+        Meant for a worker thread: it writes on a connection of its own and holds the lookups'
+        lock only to copy and then file away the keys, so a service's event loop can look keys
+        up (and make new ones, written by the next call) while the sync is under way.
         """
-        with self._lock:
-            if not self._unwritten:
+        with self._writing:
+            with self._lock:
+                made = list(self._unwritten.items())
+            if not made:
                 return 0
-            conn = self._connection()
-            made = list(self._unwritten.items())
-            now = _now()
+            if self._writer is None:
+                self._writer = self._open()
+            conn, now = self._writer, _now()
             try:
                 conn.executemany(
                     "INSERT INTO retention_keys (kid, scope, version, key, created_at) VALUES "
@@ -235,10 +248,12 @@ class SqliteRetentionKeys:
             except BaseException:
                 conn.rollback()
                 raise
-            for scope, (kid, key) in made:
-                self._unwritten.pop(scope, None)
-                self._current[scope] = (kid, key)
-                self._keys[kid] = key
+            with self._lock:
+                for scope, (kid, key) in made:
+                    if self._unwritten.get(scope) == (kid, key):
+                        del self._unwritten[scope]
+                    self._current[scope] = (kid, key)
+                    self._keys[kid] = key
             return len(made)
 
     def get(self, kid: str) -> bytes:
@@ -258,7 +273,8 @@ class SqliteRetentionKeys:
 
     def shred(self, scope: str) -> ShredResult:
         """Destroy every version of ``scope``; a later seal in that scope starts a new one."""
-        with self._lock:
+        # After any write under way: a key of the scope it copied must not outlive the shred.
+        with self._writing, self._lock:
             conn = self._connection()
             rows = conn.execute(
                 "SELECT kid FROM retention_keys WHERE scope = ? AND key IS NOT NULL", (scope,)
@@ -307,11 +323,12 @@ class SqliteRetentionKeys:
         return [self.shred(scope) for scope in sorted(scopes)]
 
     def close(self) -> None:
-        """Close the database connection."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        """Close the database connections."""
+        with self._writing, self._lock:
+            for conn in (self._conn, self._writer):
+                if conn is not None:
+                    conn.close()
+            self._conn = self._writer = None
 
 
 def _now() -> str:

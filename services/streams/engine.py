@@ -41,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -181,10 +181,15 @@ class TransactionalEngine(Generic[V]):
         *,
         also: Sequence[Stage] = (),
         adopt_offsets_of: str | None = None,
+        before_commit: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         """``also``: later stages co-partitioned with ``config.input_topic`` (see the module
-        docstring); ``adopt_offsets_of``: as :attr:`Stage.adopt_offsets_of`, for the first."""
+        docstring); ``adopt_offsets_of``: as :attr:`Stage.adopt_offsets_of`, for the first;
+        ``before_commit``: awaited in each task's transaction once its records are sent, just
+        before it commits (what must be durable before they can be read, such as the keys they
+        are sealed under); if it raises, the transaction is aborted."""
         self.config = config
+        self._before_commit = before_commit
         self.processor = processor
         first = Stage(
             config.name,
@@ -597,6 +602,8 @@ class TransactionalEngine(Generic[V]):
                 written[stage.input_topic] = await self._send_changes(
                     producer, stage, store, partition
                 )
+            if self._before_commit is not None:
+                await self._before_commit()
             offsets = await self._offsets_to_commit(partition, batches)
             await producer.send_offsets_to_transaction(offsets, self.config.group_id)
         self._first_commit.difference_update(offsets)

@@ -133,6 +133,50 @@ async def test_state_survives_restart_and_output_is_exactly_once(kafka_broker: B
     assert dead[0].value == b"poison"
 
 
+async def test_what_must_be_durable_first_fails_and_the_transaction_is_retried_whole(
+    kafka_broker: Broker,
+) -> None:
+    """``before_commit`` runs inside each transaction, after its records are sent (the
+    correlator writes the keys its alerts are sealed under there). When it fails, nothing the
+    batch sent becomes readable, and the batch is processed again from committed state."""
+    names, config = await _engine_setup(kafka_broker, "test-engine-durable")
+    calls = 0
+
+    async def durable_once_it_works() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("disk full")
+
+    keys = [f"k{i % 3}" for i in range(12)]
+    await _send(kafka_broker.bootstrap, names["in"], [(k, b"x") for k in keys])
+    engine = TransactionalEngine(
+        config, RunningCount(names["out"]), before_commit=durable_once_it_works
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run(stop))
+    for _wait in range(300):
+        if engine.processed >= 12:
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await task
+    outputs = await collect(
+        kafka_broker.bootstrap, names["out"], until=lambda rs: len(rs) >= 12, timeout=30
+    )
+    with pytest.raises(TimeoutError):  # and nothing more: no batch's output twice
+        await collect(
+            kafka_broker.bootstrap, names["out"], until=lambda rs: len(rs) > 12, timeout=3
+        )
+    per_key: dict[str, list[int]] = {}
+    for record in outputs:
+        item = json.loads(record.value)
+        per_key.setdefault(item["key"], []).append(item["n"])
+    assert calls >= 2
+    assert len(outputs) == 12  # the aborted batch's counts were never readable
+    assert all(sorted(ns) == [1, 2, 3, 4] for ns in per_key.values())
+
+
 async def test_a_slow_claim_neither_expels_the_member_nor_holds_up_other_partitions(
     kafka_broker: Broker,
 ) -> None:

@@ -4,6 +4,9 @@ published (a normaliser's one fsync per Kafka commit instead of one per new subj
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +97,7 @@ def test_a_failed_persist_keeps_the_keys_for_the_next_one(tmp_path: Path) -> Non
     keys = LocalKeyStore(tmp_path / "keys", defer_new_retention_keys=True)
     field = _seal(keys, "e1", SUBJECT_A)
     store = keys.retention
-    real = store._connection()
+    real = store._open()
 
     class DiskFull:
         def executemany(self, *_args: Any) -> None:
@@ -103,9 +106,73 @@ def test_a_failed_persist_keeps_the_keys_for_the_next_one(tmp_path: Path) -> Non
         def rollback(self) -> None:
             real.rollback()
 
-    store._conn = DiskFull()  # type: ignore[assignment]
+    store._writer = DiskFull()  # type: ignore[assignment]
     with pytest.raises(sqlite3.OperationalError):
         keys.persist_new_keys()
-    store._conn = real
+    store._writer = real
     assert keys.persist_new_keys() == 2
     assert Opener(LocalKeyStore(tmp_path / "keys"), Audience.POLICE).open(field, "e1") == "noise"
+
+
+class _HeldWrite:
+    """The persisting connection, stopped inside its write until ``release`` is set."""
+
+    def __init__(self, real: sqlite3.Connection) -> None:
+        self.real, self.writing, self.release = real, threading.Event(), threading.Event()
+
+    def executemany(self, *args: Any) -> sqlite3.Cursor:
+        self.writing.set()
+        assert self.release.wait(10)
+        return self.real.executemany(*args)
+
+    def commit(self) -> None:
+        self.real.commit()
+
+    def rollback(self) -> None:
+        self.real.rollback()
+
+
+@contextmanager
+def _persisting(keys: LocalKeyStore) -> Iterator[_HeldWrite]:
+    """``persist_new_keys`` running in another thread, held mid-write for the block."""
+    held = _HeldWrite(keys.retention._open())
+    keys.retention._writer = held  # type: ignore[assignment]
+    writer = threading.Thread(target=keys.persist_new_keys)
+    writer.start()
+    assert held.writing.wait(10)
+    try:
+        yield held
+    finally:
+        held.release.set()
+        writer.join(10)
+
+
+def test_lookups_go_on_while_keys_are_written(tmp_path: Path) -> None:
+    """A service writes its new keys in a worker thread (the correlator just before each
+    commit): its event loop must be able to seal meanwhile, with old and new subjects alike."""
+    keys = LocalKeyStore(tmp_path / "keys", defer_new_retention_keys=True)
+    first = _seal(keys, "e1", SUBJECT_A)
+    with _persisting(keys):
+        again = _seal(keys, "e2", SUBJECT_A)  # a key being written
+        other = _seal(keys, "e3", SUBJECT_B)  # a key made after the write began
+    assert again.retention_kids == first.retention_kids
+    assert _rows(tmp_path / "keys") == 2  # the month's key and A's; B's waits for the next
+    assert keys.persist_new_keys() == 1
+    reader = Opener(LocalKeyStore(tmp_path / "keys"), Audience.POLICE)
+    assert [reader.open(f, e) for f, e in ((first, "e1"), (other, "e3"))] == ["noise"] * 2
+
+
+def test_a_shred_waits_for_a_write_under_way_and_destroys_what_it_wrote(tmp_path: Path) -> None:
+    """Erasure must not lose a race with the write: a key copied for writing before the shred
+    was asked for is destroyed once it is on disk, not left live after the shred."""
+    keys = LocalKeyStore(tmp_path / "keys", defer_new_retention_keys=True)
+    field = _seal(keys, "e1", SUBJECT_A)
+    with _persisting(keys) as held:
+        shredding = threading.Thread(target=keys.retention.shred, args=(subject_scope(SUBJECT_A),))
+        shredding.start()
+        shredding.join(0.2)
+        assert shredding.is_alive()  # waits for the write
+        held.release.set()
+        shredding.join(10)
+    with pytest.raises(ShreddedError):
+        Opener(LocalKeyStore(tmp_path / "keys"), Audience.POLICE).open(field, "e1")
