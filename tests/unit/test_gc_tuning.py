@@ -1,10 +1,12 @@
-"""The collector tuning: long-lived objects leave the full collections' walk, nothing leaks."""
+"""The collector tuning: no automatic pauses, and cycles are still reclaimed."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import weakref
+
+import pytest
 
 from services import gc_tuning
 
@@ -16,35 +18,43 @@ class _Node:
         self.other: _Node | None = None
 
 
-def _in_oldest_generation(obj: object) -> bool:
-    return any(o is obj for o in gc.get_objects(generation=2))
+def _cycle() -> weakref.ref[_Node]:
+    """A reference cycle nothing else refers to; a weak reference to one of its objects."""
+    a, b = _Node(), _Node()
+    a.other, b.other = b, a
+    return weakref.ref(a)
 
 
-def test_a_full_collection_freezes_its_survivors_and_the_block_restores_the_collector() -> None:
-    before = gc.get_threshold()
+async def _reclaimed(ref: weakref.ref[_Node]) -> bool:
+    for _ in range(200):
+        if ref() is None:
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+def test_automatic_collection_is_off_in_the_block_and_as_before_after() -> None:
+    thresholds = gc.get_threshold()
 
     async def run() -> None:
         async with gc_tuning.calm_collection():
-            assert gc.get_threshold()[0] == gc_tuning.YOUNG_THRESHOLD
-            cache = [_Node() for _ in range(1000)]  # a stage's decoded state, say
-            frozen = gc.get_freeze_count()
-            gc.collect()
-            # Survivors of the full collection are frozen: later full collections skip them.
-            assert gc.get_freeze_count() >= frozen + len(cache)
-            assert not _in_oldest_generation(cache[0])
+            assert not gc.isenabled()
+            ref = _cycle()
+            for _ in range(50_000):  # far more allocations than any threshold
+                _Node()
+            assert ref() is not None, "no collection ran by itself"
+            assert gc_tuning.collect() >= 2
+            assert ref() is None
 
     asyncio.run(run())
-    assert gc.get_threshold() == before
-    assert gc.get_freeze_count() == 0
-    assert gc_tuning._freeze_after_full_collection not in gc.callbacks
+    assert gc.isenabled()
+    assert gc.get_threshold() == thresholds
 
 
-def test_frozen_objects_are_still_freed_by_reference_counting() -> None:
+def test_reference_counting_still_frees_at_once() -> None:
     async def run() -> None:
         async with gc_tuning.calm_collection():
             node = _Node()
-            gc.collect()
-            assert gc.get_freeze_count() > 0
             ref = weakref.ref(node)
             del node
             assert ref() is None
@@ -52,34 +62,25 @@ def test_frozen_objects_are_still_freed_by_reference_counting() -> None:
     asyncio.run(run())
 
 
-def test_a_cycle_among_frozen_objects_is_reclaimed_by_the_thaw() -> None:
+def test_the_scheduled_collection_reclaims_cycles() -> None:
     async def run() -> None:
-        async with gc_tuning.calm_collection():
-            a, b = _Node(), _Node()
-            a.other, b.other = b, a
-            gc.collect()  # both survive: frozen
-            ref = weakref.ref(a)
-            del a, b
-            gc.collect()
-            assert ref() is not None, "frozen: not walked until the thaw"
-            assert gc_tuning.thaw_and_collect() >= 2
-            assert ref() is None
+        async with gc_tuning.calm_collection(collect_seconds=0.01):
+            assert await _reclaimed(_cycle())
 
     asyncio.run(run())
 
 
-def test_the_thaw_runs_on_its_schedule() -> None:
+def test_growing_memory_brings_the_collection_forward(monkeypatch: pytest.MonkeyPatch) -> None:
+    resident = [100 * 2**20]
+    monkeypatch.setattr(gc_tuning, "resident_bytes", lambda: resident[0])
+
     async def run() -> None:
-        async with gc_tuning.calm_collection(thaw_seconds=0.01):
-            a, b = _Node(), _Node()
-            a.other, b.other = b, a
-            gc.collect()
-            ref = weakref.ref(a)
-            del a, b
-            for _ in range(100):
-                if ref() is None:
-                    return
-                await asyncio.sleep(0.01)
-            raise AssertionError("the cycle was never reclaimed")
+        async with gc_tuning.calm_collection(check_seconds=0.01, growth_bytes=64 * 2**20):
+            ref = _cycle()
+            resident[0] += 32 * 2**20  # under the growth that counts
+            await asyncio.sleep(0.1)
+            assert ref() is not None
+            resident[0] += 32 * 2**20
+            assert await _reclaimed(ref)
 
     asyncio.run(run())
