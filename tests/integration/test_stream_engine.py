@@ -96,6 +96,26 @@ async def _send(bootstrap: str, topic: str, items: list[tuple[str, bytes]]) -> N
         await producer.stop()
 
 
+async def _run_until_processed(engine: TransactionalEngine[Any], records: int) -> None:
+    """Run ``engine`` until it has committed ``records`` records (or 30 s), then stop it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run(stop))
+    for _wait in range(300):
+        if engine.processed >= records:
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await task
+
+
+def _counts_by_key(outputs: list[ConsumerRecord[bytes, bytes]]) -> dict[str, list[int]]:
+    per_key: dict[str, list[int]] = {}
+    for record in outputs:
+        item = json.loads(record.value or b"")
+        per_key.setdefault(item["key"], []).append(item["n"])
+    return per_key
+
+
 async def test_state_survives_restart_and_output_is_exactly_once(kafka_broker: Broker) -> None:
     """A restart mid-stream neither repeats nor loses output; a poison record is dead-lettered."""
     names, config = await _engine_setup(kafka_broker, "test-engine", max_records=7)
@@ -104,29 +124,16 @@ async def test_state_survives_restart_and_output_is_exactly_once(kafka_broker: B
         kafka_broker.bootstrap, names["in"], [(k, b"x") for k in keys[:30]] + [("k0", b"poison")]
     )
 
-    for _ in range(2):  # first run, then a restart that must resume from changelog + offsets
-        engine = TransactionalEngine(config, RunningCount(names["out"]))
-        stop = asyncio.Event()
-        task = asyncio.create_task(engine.run(stop))
-        if _ == 1:
-            await _send(kafka_broker.bootstrap, names["in"], [(k, b"x") for k in keys[30:]])
-        target = 31 if _ == 0 else 30
-        for _wait in range(200):
-            if engine.processed >= target:
-                break
-            await asyncio.sleep(0.1)
-        stop.set()
-        await task
+    # The first run, then a restart that must resume from changelog + offsets.
+    await _run_until_processed(TransactionalEngine(config, RunningCount(names["out"])), 31)
+    await _send(kafka_broker.bootstrap, names["in"], [(k, b"x") for k in keys[30:]])
+    await _run_until_processed(TransactionalEngine(config, RunningCount(names["out"])), 30)
 
     outputs = await collect(
         kafka_broker.bootstrap, names["out"], until=lambda rs: len(rs) >= 60, timeout=30
     )
-    counts = [json.loads(r.value) for r in outputs]
-    per_key: dict[str, list[int]] = {}
-    for item in counts:
-        per_key.setdefault(item["key"], []).append(item["n"])
-    assert len(counts) == 60
-    assert all(sorted(ns) == list(range(1, 13)) for ns in per_key.values())
+    assert len(outputs) == 60
+    assert all(sorted(ns) == list(range(1, 13)) for ns in _counts_by_key(outputs).values())
     dead = await collect(
         kafka_broker.bootstrap, names["dlq"], until=lambda rs: len(rs) >= 1, timeout=10
     )
@@ -153,14 +160,7 @@ async def test_what_must_be_durable_first_fails_and_the_transaction_is_retried_w
     engine = TransactionalEngine(
         config, RunningCount(names["out"]), before_commit=durable_once_it_works
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(engine.run(stop))
-    for _wait in range(300):
-        if engine.processed >= 12:
-            break
-        await asyncio.sleep(0.1)
-    stop.set()
-    await task
+    await _run_until_processed(engine, 12)
     outputs = await collect(
         kafka_broker.bootstrap, names["out"], until=lambda rs: len(rs) >= 12, timeout=30
     )
@@ -168,13 +168,9 @@ async def test_what_must_be_durable_first_fails_and_the_transaction_is_retried_w
         await collect(
             kafka_broker.bootstrap, names["out"], until=lambda rs: len(rs) > 12, timeout=3
         )
-    per_key: dict[str, list[int]] = {}
-    for record in outputs:
-        item = json.loads(record.value)
-        per_key.setdefault(item["key"], []).append(item["n"])
     assert calls >= 2
     assert len(outputs) == 12  # the aborted batch's counts were never readable
-    assert all(sorted(ns) == [1, 2, 3, 4] for ns in per_key.values())
+    assert all(sorted(ns) == [1, 2, 3, 4] for ns in _counts_by_key(outputs).values())
 
 
 async def test_a_slow_claim_neither_expels_the_member_nor_holds_up_other_partitions(
