@@ -44,7 +44,7 @@ import structlog
 
 from services.periodic import every
 
-__all__ = ["CHECK_SECONDS", "COLLECT_SECONDS", "GROWTH_BYTES", "calm_collection", "collect"]
+__all__ = ["CHECK_SECONDS", "COLLECT_SECONDS", "GROWTH_BYTES", "calm_collection", "resident_bytes"]
 
 log = structlog.get_logger(__name__)
 
@@ -67,11 +67,6 @@ def resident_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def collect() -> int:
-    """One full collection; how many unreachable objects it found."""
-    return gc.collect()
-
-
 @contextlib.asynccontextmanager
 async def calm_collection(
     collect_seconds: float = COLLECT_SECONDS,
@@ -81,13 +76,13 @@ async def calm_collection(
     """Collect only on a schedule or on memory growth while the block runs (see the module's
     docstring); automatic collection is as it was after."""
     was_enabled = gc.isenabled()
-    collect()  # what start-up left, before the baseline is taken
+    gc.collect()  # what start-up left, before the baseline is taken
     gc.disable()
     baseline = resident_bytes()
 
     def scheduled() -> None:
         nonlocal baseline
-        found = collect()
+        found = gc.collect()
         baseline = resident_bytes()
         log.info("gc.collected", found=found, resident_bytes=baseline)
 
@@ -96,7 +91,7 @@ async def calm_collection(
         grown = resident_bytes()
         if grown - baseline < growth_bytes:
             return
-        found = collect()
+        found = gc.collect()
         baseline = resident_bytes()
         log.info("gc.collected_early", found=found, grown_to=grown, resident_bytes=baseline)
 

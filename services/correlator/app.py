@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from services.correlator.settings import CorrelatorSettings
 from services.correlator.topics import CorrelatorTopics
 from services.kafka.waiting import wait_for_kafka
 from services.observability.metrics import MeteredProcessor, StateKeysMeter
-from services.protection.keys import LocalKeyStore
+from services.protection.keys import LocalKeyStore, persist_new_keys_off_loop
 from services.settings import Settings
 from services.streams.engine import EngineConfig, Stage, TransactionalEngine
 
@@ -151,9 +152,6 @@ def build_correlator(
     # commit instead of one on the event loop per new key (each stalled every stage meanwhile).
     keys = LocalKeyStore(keys_dir or Settings().keys_dir, defer_new_retention_keys=True)
 
-    async def persist_new_keys() -> None:
-        await asyncio.to_thread(keys.persist_new_keys)
-
     grace = timedelta(days=settings.expiry_grace_days)
 
     def stage(name: str, input_topic: str, processor: Any) -> Stage:
@@ -190,7 +188,7 @@ def build_correlator(
             routes.processor,
             routes.on_commit,
             adopt_offsets_of=routes.adopt_offsets_of,
-            before_commit=persist_new_keys,
+            before_commit=partial(persist_new_keys_off_loop, keys),
             also=(
                 stage("person", topics.person_mentions, rules(PersonState)),
                 stage("place", topics.place_mentions, rules(PlaceState)),

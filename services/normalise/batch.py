@@ -27,6 +27,7 @@ from services.normalise.emitter import OutcomeEmitter
 from services.normalise.outcome import Accepted, InboundRecord, Outcome
 from services.normalise.pipeline import Normaliser
 from services.normalise.seen import PendingSeen
+from services.protection.keys import persist_new_keys_off_loop
 from services.streams.engine import Output
 
 __all__ = ["BatchLimits", "BatchNormaliser", "Handled", "transaction_runs"]
@@ -103,9 +104,9 @@ class BatchNormaliser:
         context = structlog.contextvars.get_contextvars()
         return Handled(record, outcome, outputs, context, started)
 
-    def persist_keys(self) -> None:
+    async def persist_keys(self) -> None:
         """Make the retention keys of what was sealed durable: call before committing a run."""
-        self.normaliser.persist_keys()
+        await persist_new_keys_off_loop(self.normaliser.keys)
 
     def committed(self, run: Sequence[Handled]) -> None:
         """The run's transaction committed: remember its messages, log what each became."""

@@ -178,8 +178,7 @@ class BatchHandler:
             await asyncio.sleep(0)  # let heartbeats and other partitions' commits run
         outputs = [out for done in handled for out in done.outputs]
         try:
-            # In a worker thread: the fsync must not stall the other partitions' commits.
-            await asyncio.to_thread(self.batches.persist_keys)
+            await self.batches.persist_keys()
             await self.transactions.commit(tp, run[-1].offset, outputs)
         except Exception:
             self.meter.commit_failed()

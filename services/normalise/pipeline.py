@@ -67,9 +67,10 @@ class Normaliser:
             f"normaliser:{self.partner.value}", self.partner.value
         )
 
-    def persist_keys(self) -> int:
-        """Write the keys made for what was sealed since the last call (before publishing it)."""
-        return self._keys.persist_new_keys()
+    @property
+    def keys(self) -> KeyStore:
+        """The keys it seals under (their new retention keys are written before each commit)."""
+        return self._keys
 
     def process(self, record: InboundRecord) -> Outcome:
         """Decide what ``record`` becomes. Never raises for anything the partner sent."""

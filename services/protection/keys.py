@@ -17,6 +17,7 @@ adapter implements the same Protocol.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -67,6 +68,19 @@ class KeyStore(Protocol):
     def persist_new_keys(self) -> int:
         """Make every key handed out so far durable; call before publishing what it sealed."""
         ...
+
+    def has_new_keys(self) -> bool:
+        """Whether a key handed out is not durable yet (``persist_new_keys`` has work)."""
+        ...
+
+
+async def persist_new_keys_off_loop(keys: KeyStore) -> int:
+    """``keys.persist_new_keys()`` in a worker thread, so that its sync does not stall the event
+    loop (every partition's processing and commits); no thread at all when nothing is new, as
+    in most commits."""
+    if not keys.has_new_keys():
+        return 0
+    return await asyncio.to_thread(keys.persist_new_keys)
 
 
 def _b64(raw: bytes) -> str:
@@ -140,6 +154,10 @@ class LocalKeyStore:
         """Write the retention keys made in memory (deferred mode); token and audience keys
         are written when made. Returns how many were written."""
         return self.retention.persist()
+
+    def has_new_keys(self) -> bool:
+        """Whether retention keys made in memory wait for :meth:`persist_new_keys`."""
+        return self.retention.has_unwritten
 
     def retention_key(self, kid: str) -> bytes:
         """A live retention key."""

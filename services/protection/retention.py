@@ -219,6 +219,11 @@ class SqliteRetentionKeys:
         self._unwritten[scope] = made
         return made
 
+    @property
+    def has_unwritten(self) -> bool:
+        """Whether keys made in memory wait for :meth:`persist`."""
+        return bool(self._unwritten)
+
     def persist(self) -> int:
         """Write every key made in memory since the last call, in one transaction (one fsync).
 

@@ -3,6 +3,7 @@ published (a normaliser's one fsync per Kafka commit instead of one per new subj
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 
 from contracts.protected import SealedField
 from contracts.vocab import Audience
-from services.protection.keys import KeyNotFoundError, LocalKeyStore
+from services.protection.keys import KeyNotFoundError, LocalKeyStore, persist_new_keys_off_loop
 from services.protection.retention import RetentionScope, subject_scope
 from services.protection.sealing import FieldSealer, Opener, ShreddedError
 
@@ -176,3 +177,22 @@ def test_a_shred_waits_for_a_write_under_way_and_destroys_what_it_wrote(tmp_path
         shredding.join(10)
     with pytest.raises(ShreddedError):
         Opener(LocalKeyStore(tmp_path / "keys"), Audience.POLICE).open(field, "e1")
+
+
+def test_keys_are_written_off_the_event_loop_and_only_when_some_are_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both the normalisers and the correlator call this before every commit: most commits
+    made no new key, and those must not pay for a worker thread."""
+    keys = LocalKeyStore(tmp_path / "keys", defer_new_retention_keys=True)
+    _seal(keys, "e1", SUBJECT_A)
+    assert keys.has_new_keys()
+    assert asyncio.run(persist_new_keys_off_loop(keys)) == 2
+    assert not keys.has_new_keys()
+    assert _rows(tmp_path / "keys") == 2
+
+    def no_thread(*_args: Any) -> None:
+        raise AssertionError("a worker thread for nothing")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_thread)
+    assert asyncio.run(persist_new_keys_off_loop(keys)) == 0
