@@ -8,6 +8,8 @@ Environment variables, in one place:
 - ``ASBX_MAX_MESSAGE_BYTES`` — largest partner message a normaliser will parse.
 - ``ASBX_NORMALISER_BATCH_RECORDS`` / ``ASBX_NORMALISER_BATCH_BYTES`` — most partner records
   (and bytes of them) a normaliser commits in one Kafka transaction.
+- ``ASBX_FETCH_LINGER_MS`` — longest a busy consumer's fetch waits at the broker for more
+  records, so that a poll carries more of them (``services/kafka/fetch_pacing.py``; 0: off).
 - ``ASBX_PARTITIONS`` — partitions of the partner, canonical-event and alert topics when they
   are first created (unset: as declared in ``contracts.topics``); see ``partitions`` below.
 - ``ASBX_LOG_FORMAT`` (json / console / auto) and ``ASBX_LOG_LEVEL``.
@@ -50,6 +52,7 @@ class Settings(BaseSettings):
     normaliser_batch_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1024, validation_alias="ASBX_NORMALISER_BATCH_BYTES"
     )
+    fetch_linger_ms: int = Field(default=20, ge=0, le=500, validation_alias="ASBX_FETCH_LINGER_MS")
     http_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="ASBX_HTTP_PORT")
     #: Partitions for the topics instances of a service share out, when first created: the most
     #: instances of one service that will ever run side by side. Each partition is committed in

@@ -39,6 +39,7 @@ from services.correlator.keyed import KeyedRules
 from services.correlator.router import MentionRouter
 from services.correlator.settings import CorrelatorSettings
 from services.correlator.topics import CorrelatorTopics
+from services.kafka.fetch_pacing import FetchPacing
 from services.kafka.waiting import wait_for_kafka
 from services.observability.metrics import MeteredProcessor, StateKeysMeter
 from services.protection.keys import LocalKeyStore, persist_new_keys_off_loop
@@ -150,7 +151,8 @@ def build_correlator(
     # Alerts' details are sealed under retention keys: new ones are made in memory and written
     # in a worker thread just before the transaction that publishes them commits, one sync per
     # commit instead of one on the event loop per new key (each stalled every stage meanwhile).
-    keys = LocalKeyStore(keys_dir or Settings().keys_dir, defer_new_retention_keys=True)
+    shared = Settings()
+    keys = LocalKeyStore(keys_dir or shared.keys_dir, defer_new_retention_keys=True)
 
     grace = timedelta(days=settings.expiry_grace_days)
 
@@ -181,6 +183,7 @@ def build_correlator(
         state_dir=settings.state_dir,
         cache_size=settings.state_cache,
         group_instance_id=settings.instance_id,
+        fetch_pacing=FetchPacing(linger_ms=shared.fetch_linger_ms),
     )
     engines: list[TransactionalEngine[Any]] = [
         TransactionalEngine(

@@ -32,6 +32,7 @@ from deploy.kafka_client import client_config_from_env
 from deploy.security.acls import normaliser_principal
 from services.kafka.connection import MAX_RECORD_BYTES, build_broker
 from services.kafka.consumer_failure import coordination_failure
+from services.kafka.fetch_pacing import FetchPacing
 from services.kafka.headers import lenient_parser, raw_decoder
 from services.kafka.seen_store import KafkaSeenStore
 from services.kafka.transactions import PartitionTransactions
@@ -204,7 +205,11 @@ def build_normaliser(
 
     limits = BatchLimits(settings.normaliser_batch_records, settings.normaliser_batch_bytes)
     handler = BatchHandler(
-        BatchNormaliser(normaliser, emitter, pending), transactions, meter, limits
+        BatchNormaliser(normaliser, emitter, pending),
+        transactions,
+        meter,
+        limits,
+        FetchPacing(linger_ms=settings.fetch_linger_ms),
     )
 
     @broker.subscriber(

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import structlog
 from aiokafka import ConsumerRecord, TopicPartition
 
+from services.kafka.fetch_pacing import FetchPacer, FetchPacing
 from services.normalise.batch import BatchLimits, BatchNormaliser, Handled, transaction_runs
 from services.normalise.outcome import InboundRecord
 from services.observability.metrics import NormaliserMeter
@@ -94,11 +95,14 @@ class BatchHandler:
         transactions: Transactions,
         meter: NormaliserMeter,
         limits: BatchLimits,
+        pacing: FetchPacing | None = None,
     ) -> None:
         self.batches = batches
         self.transactions = transactions
         self.meter = meter
         self.limits = limits
+        self.pacing = pacing or FetchPacing()
+        self._pacer: FetchPacer | None = None
         #: Partitions whose last commit failed: its outcome must be settled before going on.
         self._unsettled: set[TopicPartition] = set()
 
@@ -109,6 +113,7 @@ class BatchHandler:
         consumer: Any,
     ) -> bool:
         """Normalise and commit one poll; False if some run must be read again."""
+        self._paced(consumer).saw_records()
         partitions = by_partition(records, headers)
         done = await asyncio.gather(
             *(self._partition(tp, part, consumer) for tp, part in partitions.items())
@@ -117,6 +122,14 @@ class BatchHandler:
             await asyncio.sleep(RETRY_SECONDS)
             return False
         return True
+
+    def _paced(self, consumer: Any) -> FetchPacer:
+        """The pacer of ``consumer`` (a new one if the subscriber started a new consumer)."""
+        if self._pacer is None or self._pacer.consumer is not consumer:
+            if self._pacer is not None:
+                self._pacer.close()
+            self._pacer = FetchPacer(consumer, self.pacing)
+        return self._pacer
 
     async def _partition(
         self, tp: TopicPartition, records: list[InboundRecord], consumer: Any

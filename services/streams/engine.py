@@ -53,6 +53,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.partitioner import DefaultPartitioner
 
+from services.kafka.fetch_pacing import FetchPacer, FetchPacing
 from services.kafka.partition_producer import partition_producer
 from services.kafka.waiting import backoff_delays
 from services.streams.changelog import catch_up, restore_partition
@@ -128,6 +129,8 @@ class EngineConfig:
     #: after a crash then takes its partitions back at once instead of waiting for the dead
     #: member's session to expire; ``None``: dynamic membership.
     group_instance_id: str | None = None
+    #: How long fetches wait at the broker for more records while the engine is busy.
+    fetch_pacing: FetchPacing = field(default_factory=FetchPacing)
 
 
 @dataclass(frozen=True)
@@ -787,11 +790,14 @@ class TransactionalEngine(Generic[V]):
         self._consumer = consumer
         consumer.subscribe([stage.input_topic for stage in self.stages], listener=_Rebalance(self))
         await consumer.start()
+        pacer = FetchPacer(consumer, self.config.fetch_pacing)
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(
                     timeout_ms=200, max_records=self.config.max_records
                 )
+                if any(batches.values()):
+                    pacer.saw_records()  # before the next fetch is sent, i.e. before any await
                 tasks: dict[int, dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]] = {}
                 for tp, records in batches.items():
                     if records:
@@ -809,6 +815,7 @@ class TransactionalEngine(Generic[V]):
                         )
                     )
         finally:
+            pacer.close()
             for partition in list(self._claims):
                 await self._cancel_claim(partition)
             await consumer.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 
 from contracts.envelope import CanonicalEvent
 from services.audit.records import sealed_fields
+from services.kafka.fetch_pacing import FetchPacing
 from services.normalise import handler as handler_module
 from services.normalise.batch import BatchLimits, BatchNormaliser
 from services.normalise.emitter import OutcomeEmitter
@@ -165,3 +167,15 @@ async def test_new_retention_keys_are_on_disk_before_the_run_is_committed(
     assert await handler.handle(batch, [{}] * 5, consumer)
     assert len(canonical(transactions)) == 5
     assert transactions.checked > 0
+
+
+async def test_a_poll_with_records_makes_the_next_fetches_linger(tmp_path: Path) -> None:
+    """Fetch pacing: a normaliser that found records lets the broker gather the next ones."""
+    consumer = FakeConsumer()
+    consumer._fetcher = SimpleNamespace(_fetch_min_bytes=1, _fetch_max_wait_ms=500)  # type: ignore[attr-defined]
+    transactions = FakeTransactions(consumer)
+    handler = handler_for(tmp_path, transactions)
+    handler.pacing = FetchPacing(linger_ms=20, min_bytes=65536, idle_after=60)
+    assert await handler.handle(records("A"), [{}], consumer)
+    fetcher = consumer._fetcher  # type: ignore[attr-defined]
+    assert (fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms) == (65536, 20)
