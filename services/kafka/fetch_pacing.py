@@ -16,6 +16,12 @@ that found records, they go back to the consumer's own settings (answered at onc
 when there is nothing). A record arriving at a busy consumer waits at most ``linger_ms`` more;
 one arriving at an idle consumer waits nothing more.
 
+``idle_after`` is short (three fetches of 20 ms) on purpose. Busy, a consumer with nothing to
+read is answered empty every ``linger_ms``; with 0.25 s, records a few hundred milliseconds
+apart (a quiet hour's rate) kept every consumer busy between them, and at 5 messages a second
+the deployment used 0.08 of a core more than without pacing; with 60 ms, 0.03. At rates where
+pacing pays, a consumer finds records every poll and never reaches it.
+
 aiokafka reads ``fetch_min_bytes`` and ``fetch_max_wait_ms`` from its fetcher each time it
 builds a fetch request, and has no public way to change them on a running consumer, so the
 pacer sets those two attributes of the fetcher. If a later aiokafka has no such attributes,
@@ -44,7 +50,7 @@ class FetchPacing:
     #: A busy fetch is answered as soon as this much is there, however short the wait.
     min_bytes: int = 64 * 1024
     #: Seconds without a poll that found records before fetches are answered at once again.
-    idle_after: float = 0.25
+    idle_after: float = 0.06
 
 
 class FetchPacer:
