@@ -9,6 +9,8 @@ subprocesses (``asbx serve housing|health|police|correlator``), and in one run r
 - alert latency at half the measured rate: from the deciding partner message being handed to
   the producer to its alert being readable (``read_committed``) on ``asbx.alerts.v1``;
 - peak memory (VmHWM) of each service;
+- the cores each process used in the throughput run while the normalisers had input, and
+  after, while the correlator caught up (a burst leaves one core idle if only one stage works);
 - the cores each process uses with nothing to do (``--idle-seconds``).
 
 ``--partitions N`` creates the partner, canonical-event and alert topics (and so the
@@ -109,6 +111,11 @@ class RunResult:
     rate_warm_s: float = 0.0
     #: Cores the broker's JIT compilers used during the latency run.
     latency_broker_jit_cores: float = 0.0
+    #: Cores each process used in the throughput run, in its two phases: while the
+    #: normalisers had input left ("normalising"), then until the correlator had caught up.
+    phase_cores: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Seconds of each phase.
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -152,6 +159,52 @@ def _jit_cpu_seconds(pid: int | None) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSampler:
+    """Each process's CPU time, sampled every ``interval`` seconds while it runs.
+
+    A burst's throughput depends on how its phases share the cores, not only on the CPU each
+    process needs: one single-threaded stage working through a backlog alone leaves the other
+    core idle. The samples say how busy the machine was in each phase.
+    """
+
+    def __init__(self, pids: dict[str, int | None], interval: float = 0.1) -> None:
+        self._pids, self._interval = pids, interval
+        self._samples: list[tuple[float, dict[str, float]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def _sample(self) -> None:
+        self._samples.append(
+            (time.monotonic(), {name: _cpu_seconds(pid) for name, pid in self._pids.items()})
+        )
+
+    async def _run(self) -> None:
+        while True:
+            self._sample()
+            await asyncio.sleep(self._interval)
+
+    def start(self) -> None:
+        """Take samples until :meth:`stop`."""
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop sampling (with one last sample)."""
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+        self._sample()
+
+    def _at(self, moment: float) -> tuple[float, dict[str, float]]:
+        return min(self._samples, key=lambda sample: abs(sample[0] - moment))
+
+    def cores_between(self, start: float, end: float) -> dict[str, float]:
+        """Cores each process used from the sample nearest ``start`` to the one nearest ``end``."""
+        (t0, cpu0), (t1, cpu1) = self._at(start), self._at(end)
+        if t1 <= t0:
+            return {}
+        return {name: (cpu1[name] - cpu0[name]) / (t1 - t0) for name in cpu1}
 
 
 async def _warm_at_rate(
@@ -395,9 +448,12 @@ async def one_run(
             )
         ends_before = await log_ends(bootstrap)
         cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        sampler = CpuSampler(pids)
+        sampler.start()
         began = time.monotonic()
         await publish(bootstrap, load)
         normalised, settled = await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
+        await sampler.stop()
         took = settled - began
         result = RunResult(len(load), len(load) / raw_s, len(load) / took, watch.count)
         result.idle_cores = idle
@@ -413,6 +469,23 @@ async def one_run(
             + ", ".join(f"{k} {v:.2f}" for k, v in result.cpu_ms.items())
             + f", total {sum(result.cpu_ms.values()):.2f} in {took:.1f} s "
             f"(the raw copy: broker {raw_broker_ms:.2f}, publish and copy included)"
+        )
+        result.phase_seconds = {
+            "normalising": normalised - began,
+            "catching up": settled - normalised,
+        }
+        result.phase_cores = {
+            "normalising": sampler.cores_between(began, normalised),
+            "catching up": sampler.cores_between(normalised, settled),
+        }
+        _say(
+            f"run {run}: cores used in the throughput run, "
+            + "; ".join(
+                f"{phase} ({result.phase_seconds[phase]:.1f} s): "
+                + ", ".join(f"{k} {v:.2f}" for k, v in cores.items())
+                + f", total {sum(cores.values()):.2f}"
+                for phase, cores in result.phase_cores.items()
+            )
         )
         written = _written_per_message(ends_before, await log_ends(bootstrap), len(load))
         result.written_per_message = written
