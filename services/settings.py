@@ -10,6 +10,8 @@ Environment variables, in one place:
   (and bytes of them) a normaliser commits in one Kafka transaction.
 - ``ASBX_FETCH_LINGER_MS`` — longest a busy consumer's fetch waits at the broker for more
   records, so that a poll carries more of them (``services/kafka/fetch_pacing.py``; 0: off).
+- ``ASBX_NORMALISER_NICENESS`` — CPU niceness a normaliser runs at, so that on shared cores
+  the correlator after it gets a core first (``services/cpu_priority.py``; 0: as started).
 - ``ASBX_PARTITIONS`` — partitions of the partner, canonical-event and alert topics when they
   are first created (unset: as declared in ``contracts.topics``); see ``partitions`` below.
 - ``ASBX_LOG_FORMAT`` (json / console / auto) and ``ASBX_LOG_LEVEL``.
@@ -53,6 +55,9 @@ class Settings(BaseSettings):
         default=4 * 1024 * 1024, ge=1024, validation_alias="ASBX_NORMALISER_BATCH_BYTES"
     )
     fetch_linger_ms: int = Field(default=20, ge=0, le=500, validation_alias="ASBX_FETCH_LINGER_MS")
+    normaliser_niceness: int = Field(
+        default=10, ge=0, le=19, validation_alias="ASBX_NORMALISER_NICENESS"
+    )
     http_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="ASBX_HTTP_PORT")
     #: Partitions for the topics instances of a service share out, when first created: the most
     #: instances of one service that will ever run side by side. Each partition is committed in

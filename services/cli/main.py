@@ -135,11 +135,13 @@ async def _serve_normaliser(partner: str) -> None:
     from contracts.topics import inbound_topic  # noqa: PLC0415
     from deploy.kafka_client import client_config_from_env  # noqa: PLC0415
     from deploy.security.acls import normaliser_principal  # noqa: PLC0415
+    from services.cpu_priority import yield_cpu  # noqa: PLC0415
     from services.normalise.app import build_normaliser, normaliser_group  # noqa: PLC0415
     from services.observability.endpoint import operability  # noqa: PLC0415
     from services.partners.registry import adapter_for  # noqa: PLC0415
 
     service = build_normaliser(adapter_for(partner))
+    yield_cpu(service.settings.normaliser_niceness)  # the correlator after it goes first
     async with (
         heap_trimming(),
         calm_collection(),

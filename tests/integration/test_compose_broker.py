@@ -63,6 +63,13 @@ def test_variable_names_become_the_properties_the_image_renders() -> None:
     assert image_properties({"KAFKA_OPTS": "-Da=b", "CLUSTER_ID": "x"}) == {}
 
 
+def test_normalisers_give_way_to_the_correlator_in_containers_too(compose: dict[str, Any]) -> None:
+    """Niceness weighs processes within a cgroup; each container is one: shares weigh those."""
+    shares = {s: compose["services"][s].get("cpu_shares", 1024) for s in SERVICES}
+    assert shares.pop("correlator") == 1024
+    assert set(shares.values()) == {128}
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
@@ -221,6 +228,12 @@ async def test_the_compose_broker_runs_authenticated_and_the_stack_gets_in(
             process.start()
             running[service] = (process, port)
         await _wait_ready(running, timeout=180)
+        # On shared cores the normalisers give way to the correlator (services/cpu_priority.py).
+        ours = os.nice(0)
+        for service, (process, _) in running.items():
+            assert process.process is not None
+            niceness = os.getpriority(os.PRIO_PROCESS, process.process.pid)
+            assert niceness == (ours if service == "correlator" else max(ours, 10)), service
 
         # A housing message, sent with the housing partner's password, comes out canonical.
         message = next(m for m in scenario() if m.partner is Partner.HOUSING)
