@@ -19,7 +19,7 @@ from deploy.kafka_client import client_config_from_env
 from deploy.local_kafka import LocalKafka, LocalKafkaConfig
 from tests.benchmarks.population import PartnerMessage
 
-__all__ = ["BenchBroker", "LagProbe", "log_ends", "passthrough", "publish"]
+__all__ = ["BenchBroker", "LagProbe", "RawCopy", "log_ends", "passthrough", "publish"]
 
 
 @dataclass
@@ -119,6 +119,19 @@ async def publish(
     return sent
 
 
+@dataclass(frozen=True)
+class RawCopy:
+    """What one raw passthrough copied, and how long the copying took."""
+
+    messages: int
+    seconds: float
+
+    @property
+    def per_s(self) -> float:
+        """Messages copied per second."""
+        return self.messages / self.seconds
+
+
 class LagProbe:
     """Records not yet committed by consumer groups, with its clients kept open between polls.
 
@@ -176,13 +189,24 @@ class LagProbe:
         return lag
 
 
-async def passthrough(bootstrap: str, messages: Sequence[PartnerMessage]) -> float:
-    """The raw ceiling: seconds for an aiokafka consume → produce copy of ``messages``.
+async def passthrough(
+    bootstrap: str, messages: Sequence[PartnerMessage], *, at_least: int = 0
+) -> RawCopy:
+    """The raw ceiling: an aiokafka consume → produce copy of ``messages``, timed.
 
-    The same bytes, keys and headers go to a fresh 3-partition topic first; then one consumer
-    group reads them and a producer with the services' delivery settings writes each to a second
-    topic, committing offsets after each batch is acknowledged: the least a service does.
+    The same bytes, keys and headers go to a fresh 3-partition topic first (repeated whole until
+    there are ``at_least``); then one consumer group reads them and a producer with the
+    services' delivery settings writes each to a second topic, committing offsets after each
+    batch is acknowledged: the least a service does.
+
+    The clock starts once the consumer holds its partitions, as the services already do when
+    their throughput is timed. Joining the group takes a few hundred milliseconds that vary
+    from run to run, and copying one population of a few thousand messages takes about as
+    long, so a clock that included the join (as before 2026-12-07) moved the ceiling up to
+    3x between back-to-back runs on a quiet machine.
     """
+    copies = max(1, -(-at_least // max(1, len(messages))))  # ceiling division
+    source_messages = list(messages) * copies
     run = uuid.uuid4().hex[:8]
     source, sink = f"bench.raw.in.{run}", f"bench.raw.out.{run}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_config_from_env())
@@ -193,7 +217,7 @@ async def passthrough(bootstrap: str, messages: Sequence[PartnerMessage]) -> flo
         )
     finally:
         await admin.close()
-    await publish(bootstrap, messages, topic=source)
+    await publish(bootstrap, source_messages, topic=source)
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -207,9 +231,14 @@ async def passthrough(bootstrap: str, messages: Sequence[PartnerMessage]) -> flo
     await consumer.start()
     await out.start()
     try:
+        joined_by = time.monotonic() + 60
+        while not consumer.assignment():
+            if time.monotonic() > joined_by:
+                raise TimeoutError(f"the raw copy's consumer got no partitions of {source}")
+            await asyncio.sleep(0.005)
         copied = 0
         began = time.monotonic()
-        while copied < len(messages):
+        while copied < len(source_messages):
             batches = await consumer.getmany(timeout_ms=500, max_records=500)
             futures = []
             for records in batches.values():
@@ -223,7 +252,7 @@ async def passthrough(bootstrap: str, messages: Sequence[PartnerMessage]) -> flo
             if batches:
                 await consumer.commit()
             copied += len(futures)
-        return time.monotonic() - began
+        return RawCopy(messages=copied, seconds=time.monotonic() - began)
     finally:
         await consumer.stop()
         await out.stop()

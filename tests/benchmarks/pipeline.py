@@ -3,7 +3,8 @@
 Starts an empty local broker (``--broker-home``, wiped first), runs the four services as real
 subprocesses (``asbx serve housing|health|police|correlator``), and in one run reports:
 
-- the raw ceiling: an aiokafka consume → produce passthrough of the same messages;
+- the raw ceiling: an aiokafka consume → produce passthrough of the same messages (repeated to
+  ``--raw-messages``), timed from when its consumer holds its partitions;
 - throughput: the population published at full speed, timed until every normaliser has
   committed its input and every correlator stage has caught up; the ratio asbx / raw;
 - alert latency at half the measured rate: from the deciding partner message being handed to
@@ -83,6 +84,8 @@ class RunResult:
     raw_per_s: float
     asbx_per_s: float
     alerts: int
+    #: Messages the raw copy timed (the population repeated up to ``--raw-messages``).
+    raw_messages: int = 0
     #: Partner messages per second through the normalisers alone (committed input).
     normalised_per_s: float = 0.0
     latency_rate: float = 0.0
@@ -414,10 +417,10 @@ async def one_run(
     # interpreted) until the hot paths are compiled. Measure the steady state a long-running
     # broker is in: an unmeasured raw copy comes before the measured one, and the warm-up
     # population goes through every service before the services are measured.
-    await passthrough(bootstrap, load)
+    await passthrough(bootstrap, load, at_least=args.raw_messages)
     broker_cpu = _cpu_seconds(broker_pid)
-    raw_s = await passthrough(bootstrap, load)
-    raw_broker_ms = (_cpu_seconds(broker_pid) - broker_cpu) * 1000 / len(load)
+    raw = await passthrough(bootstrap, load, at_least=args.raw_messages)
+    raw_broker_ms = (_cpu_seconds(broker_pid) - broker_cpu) * 1000 / raw.messages
     correlator_id = f"bench-{run}"
     await ensure_local_acls(bootstrap, [correlator_id])  # the services log in as themselves
     keys_dir = REPO / "var" / "bench" / f"keys-{run}"
@@ -455,7 +458,8 @@ async def one_run(
         normalised, settled = await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
         await sampler.stop()
         took = settled - began
-        result = RunResult(len(load), len(load) / raw_s, len(load) / took, watch.count)
+        result = RunResult(len(load), raw.per_s, len(load) / took, watch.count)
+        result.raw_messages = raw.messages
         result.idle_cores = idle
         result.normalised_per_s = len(load) / (normalised - began)
         result.raw_broker_cpu_ms = raw_broker_ms
@@ -464,7 +468,8 @@ async def one_run(
             for name, pid in pids.items()
         }
         _say(
-            f"run {run}: raw {result.raw_per_s:.0f}/s, asbx {result.asbx_per_s:.1f}/s "
+            f"run {run}: raw {result.raw_per_s:.0f}/s ({raw.messages} copied), "
+            f"asbx {result.asbx_per_s:.1f}/s "
             f"(normalisers alone {result.normalised_per_s:.1f}/s); CPU ms per message: "
             + ", ".join(f"{k} {v:.2f}" for k, v in result.cpu_ms.items())
             + f", total {sum(result.cpu_ms.values()):.2f} in {took:.1f} s "
@@ -607,6 +612,13 @@ def main() -> None:
         type=int,
         default=3000,
         help="partner messages through every service before anything is measured",
+    )
+    parser.add_argument(
+        "--raw-messages",
+        type=int,
+        default=20_000,
+        help="the raw copy repeats the population until it has at least this many messages, "
+        "so that it runs for seconds, not a fraction of one",
     )
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument(
