@@ -616,7 +616,7 @@ def main() -> None:
     parser.add_argument(
         "--raw-messages",
         type=int,
-        default=20_000,
+        default=60_000,
         help="the raw copy repeats the population until it has at least this many messages, "
         "so that it runs for seconds, not a fraction of one",
     )
