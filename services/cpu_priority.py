@@ -15,7 +15,7 @@ and the normalisers get what is left. That is still a core or more, because the 
 cannot use two. Measured with the pipeline benchmark at one partition per topic, two cores:
 the correlator's catching up after a burst fell from 2.4-3.4 s to 0.4-1.0 s, and end-to-end
 throughput rose by 10-13%, with alert latency at a moderate rate the same within the noise
-(README, "Normalisers that give way to the correlator").
+(``tests/benchmarks/RESULTS.md``, "Normalisers that give way to the correlator").
 
 Niceness only weighs processes that want the same core at the same time, so a service alone
 on its machine runs as fast as before. Raising it needs no privilege; lowering it back does,

@@ -5,8 +5,8 @@ collector exists only for garbage that refers to itself in a cycle, which counti
 By default it runs whenever tracked allocations outnumber deallocations by a threshold, and each
 run stops the event loop while it walks a generation of objects.
 
-What was measured (pipeline benchmark, one partition, 200 partner messages a second; README,
-"Collections that found nothing"):
+What was measured (pipeline benchmark, one partition, 200 partner messages a second;
+``tests/benchmarks/RESULTS.md``, "Collections that found nothing"):
 
 * The correlator's caches of decoded state churn all the time. CPython counts the frees of
   old objects against the young generation's allocations, so the young generation grew far
