@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     normaliser_batch_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1024, validation_alias="ASBX_NORMALISER_BATCH_BYTES"
     )
-    fetch_linger_ms: int = Field(default=20, ge=0, le=500, validation_alias="ASBX_FETCH_LINGER_MS")
+    fetch_linger_ms: int = Field(default=50, ge=0, le=500, validation_alias="ASBX_FETCH_LINGER_MS")
     normaliser_niceness: int = Field(
         default=10, ge=0, le=19, validation_alias="ASBX_NORMALISER_NICENESS"
     )

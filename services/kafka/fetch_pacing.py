@@ -16,11 +16,18 @@ that found records, they go back to the consumer's own settings (answered at onc
 when there is nothing). A record arriving at a busy consumer waits at most ``linger_ms`` more;
 one arriving at an idle consumer waits nothing more.
 
-``idle_after`` is short (three fetches of 20 ms) on purpose. Busy, a consumer with nothing to
-read is answered empty every ``linger_ms``; with 0.25 s, records a few hundred milliseconds
+``idle_after`` is short (about one lingering fetch) on purpose. Busy, a consumer with nothing
+to read is answered empty every ``linger_ms``; with 0.25 s, records a few hundred milliseconds
 apart (a quiet hour's rate) kept every consumer busy between them, and at 5 messages a second
 the deployment used 0.08 of a core more than without pacing; with 60 ms, 0.03. At rates where
 pacing pays, a consumer finds records every poll and never reaches it.
+
+How long to linger (``ASBX_FETCH_LINGER_MS``, 50 ms) trades a bounded wait for CPU. Measured in
+pairs at one partition per topic (``tests/benchmarks/RESULTS.md``), 50 ms against 20 ms used
+11-31% fewer cores at every rate from 30 to 320 partner messages a second. It added 20-45 ms
+to the median and to p99 where the cores had room, with p99 110 ms at 30/s and 157 ms at
+200/s. Near saturation (320/s), p99 was 152-255 ms in three runs, against 138-432 ms with
+20 ms: with fewer, larger transactions the machine has headroom left.
 
 aiokafka reads ``fetch_min_bytes`` and ``fetch_max_wait_ms`` from its fetcher each time it
 builds a fetch request, and has no public way to change them on a running consumer, so the
