@@ -458,8 +458,9 @@ async def one_run(
         normalised, settled = await _wait_done(bootstrap, correlator_id, timeout=args.timeout)
         await sampler.stop()
         took = settled - began
-        result = RunResult(len(load), raw.per_s, len(load) / took, watch.count)
-        result.raw_messages = raw.messages
+        result = RunResult(
+            len(load), raw.per_s, len(load) / took, watch.count, raw_messages=raw.messages
+        )
         result.idle_cores = idle
         result.normalised_per_s = len(load) / (normalised - began)
         result.raw_broker_cpu_ms = raw_broker_ms
